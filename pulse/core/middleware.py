@@ -1,0 +1,75 @@
+"""Entry-point middleware: request ids and the web tenancy context."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from . import tenancy
+
+logger = logging.getLogger("pulse.request")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or honour X-Request-ID) and log one line per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if incoming.isalnum() and len(incoming) <= 64 else None
+        with tenancy.request_id_context(rid) as request_id:
+            request.request_id = request_id
+            started = time.perf_counter()
+            response = self.get_response(request)
+            duration_ms = (time.perf_counter() - started) * 1000
+            response["X-Request-ID"] = request_id
+            user = getattr(request, "user", None)
+            org = getattr(request, "organization", None) or tenancy.get_current_org()
+            logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration_ms, 1),
+                    "user_id": getattr(user, "pk", None)
+                    if user and user.is_authenticated
+                    else None,
+                    "org_id": str(org.pk) if org else None,
+                },
+            )
+            return response
+
+
+class TenantMiddleware:
+    """The one place the web request's organization is chosen (rule 1).
+
+    The active organization is the one stored in the session if the user still
+    belongs to it, else their first membership. API requests authenticated by
+    token or JWT set their own organization in the authentication class.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from pulse.accounts.selectors import active_membership_for_request
+
+        membership = None
+        user = request.user
+        if user.is_authenticated:
+            membership = active_membership_for_request(request)
+        org = membership.organization if membership else None
+        request.organization = org
+        request.membership = membership
+        source = (
+            "admin"
+            if request.path.startswith("/admin/")
+            else ("api" if request.path.startswith("/api/") else "web")
+        )
+        with tenancy.tenant_context(
+            org, actor=user if user.is_authenticated else None, source=source
+        ):
+            return self.get_response(request)

@@ -1,0 +1,78 @@
+"""The tenancy context: which organization, actor and source the current work belongs to.
+
+It is set in exactly one place per entry point: ``TenantMiddleware`` (web),
+the API authentication classes (API), ``tenant_task`` (Celery) and
+``tenant_context`` for commands and tests. Everything else reads it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+_org: ContextVar[Any] = ContextVar("pulse_org", default=None)
+_actor: ContextVar[Any] = ContextVar("pulse_actor", default=None)
+_source: ContextVar[str] = ContextVar("pulse_source", default="system")
+_request_id: ContextVar[str] = ContextVar("pulse_request_id", default="")
+
+SOURCES = ("web", "api", "admin", "import", "task", "system")
+
+
+def get_current_org():
+    return _org.get()
+
+
+def get_current_actor():
+    return _actor.get()
+
+
+def get_current_source() -> str:
+    return _source.get()
+
+
+def get_request_id() -> str:
+    return _request_id.get()
+
+
+@dataclass
+class _Tokens:
+    org: Any
+    actor: Any
+    source: Any
+
+
+def activate(org, *, actor=None, source: str | None = None) -> _Tokens:
+    """Set the context; return tokens for ``deactivate``. Prefer ``tenant_context``."""
+    return _Tokens(
+        _org.set(org),
+        _actor.set(actor),
+        _source.set(source) if source else _source.set(_source.get()),
+    )
+
+
+def deactivate(tokens: _Tokens) -> None:
+    _source.reset(tokens.source)
+    _actor.reset(tokens.actor)
+    _org.reset(tokens.org)
+
+
+@contextmanager
+def tenant_context(org, *, actor=None, source: str | None = None):
+    """Run a block as ``actor`` inside ``org`` (commands, tasks, tests)."""
+    tokens = activate(org, actor=actor, source=source)
+    try:
+        yield org
+    finally:
+        deactivate(tokens)
+
+
+@contextmanager
+def request_id_context(value: str | None = None):
+    token = _request_id.set(value or uuid.uuid4().hex)
+    try:
+        yield _request_id.get()
+    finally:
+        _request_id.reset(token)

@@ -1,0 +1,157 @@
+"""Mechanisms every record type uses: tags, custom fields, saved views, notifications."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from pulse.core.models import TenantModel
+
+
+class CustomFieldsModel(models.Model):
+    """Mixin for records that carry organization-defined custom fields.
+
+    Values live in one JSON column keyed by the field's ``key``: filterable and
+    sortable through JSON lookups, exported and serialized like any other field.
+    """
+
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Tag(TenantModel):
+    """An organization-scoped, coloured label attached to records."""
+
+    name = models.CharField(_("name"), max_length=50)
+    color = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#6c757d",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1a2b3c."))],
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("name"),
+                "organization",
+                condition=models.Q(deleted_at__isnull=True),
+                name="tag_unique_name",
+                violation_error_message=_("A tag with this name already exists."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    DECIMAL = "decimal", _("Decimal")
+    DATE = "date", _("Date")
+    BOOLEAN = "boolean", _("Yes/no")
+    CHOICE = "choice", _("Single choice")
+    MULTI_CHOICE = "multi_choice", _("Multiple choice")
+    URL = "url", _("URL")
+    EMAIL = "email", _("Email")
+    USER = "user", _("User")
+
+
+class CustomField(TenantModel):
+    """An organization-defined field on one record type."""
+
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", verbose_name=_("record type")
+    )
+    key = models.SlugField(
+        _("key"),
+        max_length=50,
+        help_text=_("Used in the API and exports; letters, digits, _."),
+        validators=[
+            RegexValidator(r"^[a-z][a-z0-9_]*$", _("Start with a letter; use a-z, 0-9 and _."))
+        ],
+    )
+    label = models.CharField(_("label"), max_length=100)
+    field_type = models.CharField(_("type"), max_length=20, choices=FieldType.choices)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    permission_group = "config"
+
+    class Meta:
+        ordering = ["content_type", "position", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "content_type", "key"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="customfield_unique_key",
+                violation_error_message=_("This record type already has a field with this key."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SavedView(TenantModel):
+    """A named list configuration (filters, columns, sort) -- private or shared."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    shared = models.BooleanField(_("shared with the organization"), default=False)
+    filters = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    ordering = models.CharField(max_length=100, blank=True)
+
+    permission_group = "personal"
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def restrict_for(qs, membership, action):
+        """Anyone sees shared views; only the owner (or an admin) changes them."""
+        mine = models.Q(owner_id=membership.user_id)
+        if action == "view":
+            return qs.filter(mine | models.Q(shared=True))
+        return qs if membership.is_admin else qs.filter(mine)
+
+
+class Notification(TenantModel):
+    """An in-app notification for one user (the bell)."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    verb = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    permission_group = "personal"
+    audit_exclude = TenantModel.audit_exclude | {"read_at"}
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "recipient", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.verb
+
+    @staticmethod
+    def restrict_for(qs, membership, action):
+        return qs.filter(recipient_id=membership.user_id)

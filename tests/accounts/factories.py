@@ -1,0 +1,46 @@
+"""Factories for users, organizations and memberships."""
+
+import factory
+from django.utils.text import slugify
+
+from pulse.accounts.models import Membership, Organization, Role, Team, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.LazyAttribute(lambda o: slugify(o.name))
+
+
+def make_member(
+    org: Organization, role: str = Role.SALES_REP, user: User | None = None, **user_fields
+) -> User:
+    """A user with ``role`` in ``org`` (rows written directly: this is test set-up)."""
+    user = user or UserFactory(**user_fields)
+    Membership.objects.unscoped().create(organization=org, user=user, role=role)
+    return user
+
+
+def make_team(org: Organization, name: str, *, manager=None, members=()) -> Team:
+    team = Team.objects.unscoped().create(organization=org, name=name, manager=manager)
+    team.members.set(members)
+    return team
