@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from pulse.core.models import TenantModel, TenantScopedModel
+from pulse.core.models import AuditedMixin, TenantModel, TenantScopedModel
 
 
 class Role(models.TextChoices):
@@ -122,7 +122,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return "".join(p[0] for p in parts[:2]).upper()
 
 
-class Organization(models.Model):
+class Organization(AuditedMixin, models.Model):
     """The tenant. Every tenant-owned row points here; nothing crosses between two."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -157,6 +157,10 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def audit_organization_id(self):
+        return self.pk
 
 
 class Membership(TenantModel):

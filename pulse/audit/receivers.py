@@ -15,7 +15,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from pulse.core import tenancy
-from pulse.core.models import TenantModel
+from pulse.core.models import AuditedMixin, TenantModel
 
 from .models import Action, AuditEntry
 
@@ -36,7 +36,7 @@ def jsonable(value):
     return str(value)
 
 
-def _tracked_fields(instance: TenantModel):
+def _tracked_fields(instance: AuditedMixin):
     exclude = instance.audit_exclude
     for field in instance._meta.concrete_fields:
         if field.name in exclude or field.name in {"id", "organization"}:
@@ -44,7 +44,7 @@ def _tracked_fields(instance: TenantModel):
         yield field
 
 
-def _current_values(instance: TenantModel) -> dict:
+def _current_values(instance: AuditedMixin) -> dict:
     return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
 
 
@@ -53,7 +53,7 @@ def _write(instance, action: str, changes: dict, actor_id=None) -> None:
         actor = tenancy.get_current_actor()
         actor_id = actor.pk if actor is not None else None
     AuditEntry.objects.unscoped().create(
-        organization_id=instance.organization_id,
+        organization_id=instance.audit_organization_id,
         actor_id=actor_id,
         source=tenancy.get_current_source(),
         action=action,
@@ -73,7 +73,7 @@ def _actor_id(instance, action: str):
 
 @receiver(post_save)
 def log_save(sender, instance, created, update_fields=None, raw=False, **kwargs):
-    if raw or not isinstance(instance, TenantModel):
+    if raw or not isinstance(instance, AuditedMixin):
         return
     loaded = getattr(instance, "_loaded_values", None)
     if created or loaded is None:
@@ -85,8 +85,9 @@ def log_save(sender, instance, created, update_fields=None, raw=False, **kwargs)
         action = Action.CREATE if created else Action.UPDATE
     else:
         was_deleted = loaded.get("deleted_at") is not None
-        if was_deleted != instance.is_deleted:
-            action = Action.DELETE if instance.is_deleted else Action.RESTORE
+        is_deleted = getattr(instance, "deleted_at", None) is not None
+        if was_deleted != is_deleted:
+            action = Action.DELETE if is_deleted else Action.RESTORE
         else:
             action = Action.UPDATE
         changes = {}
@@ -105,6 +106,7 @@ def log_save(sender, instance, created, update_fields=None, raw=False, **kwargs)
 
 @receiver(post_delete)
 def log_purge(sender, instance, **kwargs):
+    # Records purged from the trash; a deleted organization takes its log with it.
     if isinstance(instance, TenantModel):
         _write(instance, Action.PURGE, {})
 
@@ -114,7 +116,7 @@ def log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
     """Tags, team members and other many-to-many changes, as one field change each."""
     if (
         reverse
-        or not isinstance(instance, TenantModel)
+        or not isinstance(instance, AuditedMixin)
         or action
         not in {"pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"}
     ):
@@ -140,5 +142,5 @@ def log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
             instance,
             Action.UPDATE,
             {field.name: [[names.get(p, p) for p in before], [names.get(p, p) for p in after]]},
-            instance.updated_by_id,
+            getattr(instance, "updated_by_id", None),
         )

@@ -90,7 +90,29 @@ class TenantScopedModel(models.Model):
         abstract = True
 
 
-class TenantModel(TenantScopedModel):
+class AuditedMixin:
+    """Rows whose saves the audit receivers log, field by field.
+
+    ``from_db`` keeps what came from the database so the receiver can diff it
+    against what is saved; ``audit_organization_id`` says whose log it goes to.
+    """
+
+    audit_exclude: frozenset[str] = frozenset(
+        {"updated_at", "updated_by", "version", "created_at", "created_by", "deleted_by"}
+    )
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
+        return instance
+
+    @property
+    def audit_organization_id(self):
+        return self.organization_id
+
+
+class TenantModel(AuditedMixin, TenantScopedModel):
     """Base of every tenant-owned record people work with.
 
     UUID primary key, created/updated by and at, a version number against lost
@@ -138,18 +160,9 @@ class TenantModel(TenantScopedModel):
 
     visibility_field: str | None = None
     permission_group: str = "records"
-    audit_exclude: frozenset[str] = frozenset(
-        {"updated_at", "updated_by", "version", "created_at", "created_by", "deleted_by"}
-    )
 
     class Meta:
         abstract = True
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_values = dict(zip(field_names, values, strict=True))
-        return instance
 
     @property
     def is_deleted(self) -> bool:
