@@ -249,6 +249,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of PulseCRM. Everything the web UI does, an integrator can do here.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes shapes, not data: readable before signing in.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI assets are served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

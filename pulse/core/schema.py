@@ -1,0 +1,24 @@
+"""OpenAPI descriptions of our authentication classes (drf-spectacular extensions)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "pulse.accounts.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Personal API token from user settings: `Token pulse_…`",
+        }
+
+
+class TenantSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "pulse.accounts.authentication.TenantSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
