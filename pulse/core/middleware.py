@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from django.utils import timezone, translation
+
 from . import tenancy
 
 logger = logging.getLogger("pulse.request")
@@ -62,6 +64,14 @@ class TenantMiddleware:
         if user.is_authenticated:
             membership = active_membership_for_request(request)
         org = membership.organization if membership else None
+        if user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        if org is not None:
+            # Dates and times show in the organization's time zone.
+            timezone.activate(org.time_zone)
+        else:
+            timezone.deactivate()
         request.organization = org
         request.membership = membership
         source = (
