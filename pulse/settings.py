@@ -193,6 +193,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start without it
 NODE_MODULES = BASE_DIR / "node_modules"
 # Front-end libraries come from npm at set-up and are served as they are (no bundler).
 STATICFILES_DIRS = [
@@ -243,6 +244,8 @@ REST_FRAMEWORK = {
         "auth": os.environ.get("API_AUTH_THROTTLE_RATE", "20/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Behind N reverse proxies, the client address is taken from X-Forwarded-For.
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PulseCRM API",

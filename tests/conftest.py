@@ -9,6 +9,13 @@ from tests.accounts.factories import PASSWORD, OrganizationFactory, make_member
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The default hasher costs ~1.5 s per password on a busy 2-core box, and nearly
+    # every test makes users; hashing strength is not what the suite is testing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

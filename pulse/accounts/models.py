@@ -8,6 +8,8 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +61,21 @@ MONTH_CHOICES = [
         start=1,
     )
 ]
+
+
+currency_code_validator = RegexValidator(
+    r"^[A-Z]{3}\Z", _("Enter a three-letter ISO 4217 currency code in capitals, such as EUR.")
+)
+
+
+def validate_logo_size(file) -> None:
+    """A logo may not be larger than ``settings.MAX_LOGO_SIZE`` bytes."""
+    if file and file.size > settings.MAX_LOGO_SIZE:
+        raise ValidationError(
+            _("The logo may be at most %(limit)s KB; this file is %(size)s KB."),
+            code="file_too_large",
+            params={"limit": settings.MAX_LOGO_SIZE // 1024, "size": -(-file.size // 1024)},
+        )
 
 
 class UserManager(BaseUserManager):
@@ -128,8 +145,12 @@ class Organization(AuditedMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(_("name"), max_length=150)
     slug = models.SlugField(max_length=60, unique=True)
-    logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
-    default_currency = models.CharField(_("default currency"), max_length=3, default="EUR")
+    logo = models.ImageField(
+        _("logo"), upload_to="logos/", blank=True, validators=[validate_logo_size]
+    )
+    default_currency = models.CharField(
+        _("default currency"), max_length=3, default="EUR", validators=[currency_code_validator]
+    )
     time_zone = models.CharField(
         _("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="UTC"
     )
@@ -146,7 +167,9 @@ class Organization(AuditedMixin, models.Model):
         default=RecordVisibility.ALL,
     )
     trash_retention_days = models.PositiveSmallIntegerField(
-        _("keep deleted records for (days)"), default=30
+        _("keep deleted records for (days)"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
     )
     # Per-organization changes to the default permission matrix: {role: {record_type: [actions]}}.
     permission_overrides = models.JSONField(default=dict, blank=True)
@@ -231,11 +254,18 @@ class Invitation(TenantScopedModel):
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # Invitations are organization settings, and only those who may invite see them.
+    permission_group = "config"
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.email
+
+    @staticmethod
+    def restrict_for(qs, membership, action):
+        return qs if membership.is_admin else qs.none()
 
     @property
     def expires_at(self):
@@ -267,11 +297,26 @@ class ApiToken(TenantScopedModel):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # Everyone manages their own tokens; nobody sees anyone else's, admins included.
+    permission_group = "personal"
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def restrict_for(qs, membership, action):
+        return qs.filter(user_id=membership.user_id)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
 
     @staticmethod
     def hash_key(key: str) -> str:

@@ -13,7 +13,7 @@ from .api_defaults import (  # noqa: F401  (re-exported for apps)
     IsOrganizationMember,
     PageNumberPagination,
 )
-from .errors import ApplicationError, TenantContextMissing
+from .errors import ApplicationError, PermissionDeniedError, TenantContextMissing
 
 
 def _flatten(detail) -> dict[str, list[str]]:
@@ -41,7 +41,9 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     """Every API error has one shape: ``{"errors": {field: [messages]}}`` (rule 8)."""
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, PermissionDeniedError):
+        exc = exceptions.PermissionDenied(exc.message)
+    elif isinstance(exc, ApplicationError):
         exc = exceptions.ValidationError(exc.errors)
     elif isinstance(exc, ValidationError):
         exc = exceptions.ValidationError(ApplicationError.from_validation_error(exc).errors)

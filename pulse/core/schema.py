@@ -1,5 +1,6 @@
 """OpenAPI descriptions of our authentication classes (drf-spectacular extensions)."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -22,3 +23,7 @@ class TenantSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class OrganizationJWTScheme(SimpleJWTScheme):
+    target_class = "pulse.accounts.authentication.OrganizationJWTAuthentication"

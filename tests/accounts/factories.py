@@ -44,3 +44,19 @@ def make_team(org: Organization, name: str, *, manager=None, members=()) -> Team
     team = Team.objects.unscoped().create(organization=org, name=name, manager=manager)
     team.members.set(members)
     return team
+
+
+def make_png(size: tuple[int, int] = (40, 40), *, noise: bool = False) -> bytes:
+    """PNG bytes for upload tests; ``noise`` makes it incompressible (large)."""
+    import io
+    import os
+
+    from PIL import Image
+
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.new("RGB", size, (20, 120, 200))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 import uuid
 
+import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
@@ -29,10 +30,28 @@ class Migration(migrations.Migration):
                 ),
                 ("name", models.CharField(max_length=150, verbose_name="name")),
                 ("slug", models.SlugField(max_length=60, unique=True)),
-                ("logo", models.ImageField(blank=True, upload_to="logos/", verbose_name="logo")),
+                (
+                    "logo",
+                    models.ImageField(
+                        blank=True,
+                        upload_to="logos/",
+                        validators=[pulse.accounts.models.validate_logo_size],
+                        verbose_name="logo",
+                    ),
+                ),
                 (
                     "default_currency",
-                    models.CharField(default="EUR", max_length=3, verbose_name="default currency"),
+                    models.CharField(
+                        default="EUR",
+                        max_length=3,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{3}\\Z",
+                                "Enter a three-letter ISO 4217 currency code in capitals, such as EUR.",
+                            )
+                        ],
+                        verbose_name="default currency",
+                    ),
                 ),
                 (
                     "time_zone",
@@ -654,7 +673,12 @@ class Migration(migrations.Migration):
                 (
                     "trash_retention_days",
                     models.PositiveSmallIntegerField(
-                        default=30, verbose_name="keep deleted records for (days)"
+                        default=30,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(3650),
+                        ],
+                        verbose_name="keep deleted records for (days)",
                     ),
                 ),
                 ("permission_overrides", models.JSONField(blank=True, default=dict)),
