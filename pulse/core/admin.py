@@ -20,7 +20,12 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ("__str__", "created_at", "updated_at")
 
     def get_queryset(self, request):
+        if get_current_org() is None:  # a superuser who belongs to no organization
+            return self.model.objects.unscoped().none()
         return self.model.objects.all()
+
+    def has_add_permission(self, request):
+        return get_current_org() is not None and super().has_add_permission(request)
 
     def save_model(self, request, obj, form, change):
         if not change:
