@@ -20,7 +20,9 @@ def _flatten(detail) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = "__all__" if key == "non_field_errors" else str(key)
+            # Errors that belong to no field all go under "__all__", whether DRF
+            # called them non_field_errors or detail (401/403/404/429).
+            name = "__all__" if key in ("non_field_errors", "detail") else str(key)
             if isinstance(value, dict):
                 out[name] = [f"{k}: {m}" for k, msgs in _flatten(value).items() for m in msgs]
             elif isinstance(value, list):

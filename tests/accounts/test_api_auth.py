@@ -168,7 +168,7 @@ def test_a_revoked_token_is_401(owner, org):
 
     # then
     assert response.status_code == 401
-    assert response.json() == {"errors": {"detail": ["This API token has been revoked."]}}
+    assert response.json() == {"errors": {"__all__": ["This API token has been revoked."]}}
 
 
 def test_an_expired_token_is_401(owner, org):
@@ -185,7 +185,7 @@ def test_an_expired_token_is_401(owner, org):
 
     # then
     assert response.status_code == 401
-    assert response.json() == {"errors": {"detail": ["This API token has expired."]}}
+    assert response.json() == {"errors": {"__all__": ["This API token has expired."]}}
 
 
 def test_an_unknown_token_is_401(db):
@@ -320,7 +320,7 @@ def test_jwt_obtain_for_an_organization_one_is_not_in_is_400(owner, other_org):
 def test_jwt_obtain_with_a_wrong_password_is_401_in_the_error_shape(owner):
     response = _obtain(email=owner.email, password="wrong")
     assert response.status_code == 401
-    assert response.json() == {"errors": {"detail": ["Invalid email or password."]}}
+    assert response.json() == {"errors": {"__all__": ["Invalid email or password."]}}
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -358,7 +358,7 @@ def test_jwt_refresh_with_a_bad_token_is_401(db):
     response = APIClient().post("/api/auth/token/refresh/", {"refresh": "nope"}, format="json")
     assert response.status_code == 401
     assert response.json() == {
-        "errors": {"detail": ["The refresh token is invalid or has expired."]}
+        "errors": {"__all__": ["The refresh token is invalid or has expired."]}
     }
 
 
@@ -404,7 +404,7 @@ def test_a_jwt_for_an_organization_the_user_is_not_in_is_401(owner, other_org):
     # then
     assert response.status_code == 401
     assert response.json() == {
-        "errors": {"detail": ["This account is no longer a member of the organization."]}
+        "errors": {"__all__": ["This account is no longer a member of the organization."]}
     }
 
 
