@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from pulse.core.models import TenantScopedModel
@@ -63,8 +64,18 @@ class AuditEntry(TenantScopedModel):
             models.Index(fields=["organization", "-created_at"]),
         ]
 
+    # The record's page, set by ``changes.prepare_entries`` (empty: no link).
+    record_url = ""
+
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_repr}"
+
+    @cached_property
+    def change_rows(self):
+        """Changed fields as label, old, new (``changes.prepare_entries`` adds names)."""
+        from .changes import describe_changes
+
+        return describe_changes(self)
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

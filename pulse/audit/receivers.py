@@ -141,6 +141,12 @@ def log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
         _write(
             instance,
             Action.UPDATE,
-            {field.name: [[names.get(p, p) for p in before], [names.get(p, p) for p in after]]},
+            # Names sorted alphabetically: a stable, readable list whatever the ids.
+            {
+                field.name: [
+                    sorted(names.get(p, p) for p in before),
+                    sorted(names.get(p, p) for p in after),
+                ]
+            },
             getattr(instance, "updated_by_id", None),
         )

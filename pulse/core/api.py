@@ -72,8 +72,8 @@ ACTION_TO_PERMISSION = {
 }
 
 
-class TenantModelViewSet(viewsets.ModelViewSet):
-    """Base viewset for tenant records (rule 2: querysets come from ``restrict``).
+class TenantViewSetMixin:
+    """Querysets from ``restrict`` (rule 2) and the role check, for every tenant viewset.
 
     Subclasses declare ``model``, ``serializer_class``, ``filterset_class`` and the
     service functions; they do not override ``get_queryset``.
@@ -106,6 +106,14 @@ class TenantModelViewSet(viewsets.ModelViewSet):
             and not can(request.user, self.get_permission_action(), self.model)
         ):
             self.permission_denied(request, message=_("Your role does not allow this."))
+
+
+class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
+    """Base viewset for tenant records with full CRUD."""
+
+
+class TenantReadOnlyModelViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """List and retrieve only: the router maps no write method, so writes answer 405."""
 
 
 class VersionedSerializerMixin(serializers.Serializer):

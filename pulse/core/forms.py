@@ -12,6 +12,10 @@ class ApplicationErrorFormMixin:
     def add_application_error(self, exc: ApplicationError) -> None:
         for field, messages in exc.errors.items():
             target = field if field in self.fields else None
+            if target is None and field.startswith("custom_fields."):
+                # Services key custom-field errors custom_fields.<key>; the form field is cf_<key>.
+                name = "cf_" + field.split(".", 1)[1]
+                target = name if name in self.fields else None
             for message in messages:
                 self.add_error(target, message)
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
 from django.db import models
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from pulse.core.models import TenantModel
@@ -121,6 +122,19 @@ class SavedView(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def querystring(self) -> str:
+        """The list page's query string this view applies (filters, columns, ordering)."""
+        query = QueryDict(mutable=True)
+        # Sorted: PostgreSQL's jsonb does not keep key order, the query string should.
+        for key, value in sorted((self.filters or {}).items()):
+            query.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])
+        if self.columns:
+            query.setlist("columns", list(self.columns))
+        if self.ordering:
+            query["ordering"] = self.ordering
+        return query.urlencode()
 
     @staticmethod
     def restrict_for(qs, membership, action):
