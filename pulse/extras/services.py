@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from pulse.core.errors import ApplicationError
 from pulse.core.models import TenantModel
 from pulse.core.services import record_create, record_delete, record_update
+from pulse.core.tenancy import tenant_context
 
 from .customfields import CHOICE_TYPES, custom_field_models
 from .models import CustomField, FieldType, Notification, SavedView, Tag
@@ -302,15 +303,18 @@ def notify(*, org, recipient, verb: str, body: str = "", url: str = "", actor=No
         return
 
     def create() -> None:
-        record_create(
-            Notification,
-            org=org,
-            actor=actor,
-            recipient=recipient,
-            verb=verb[:200],
-            body=body,
-            url=url[:500],
-        )
+        # The commit may come after the caller's tenant context has ended (a task, a
+        # command's outer atomic block): the callback carries its own.
+        with tenant_context(org, actor=actor):
+            record_create(
+                Notification,
+                org=org,
+                actor=actor,
+                recipient=recipient,
+                verb=verb[:200],
+                body=body,
+                url=url[:500],
+            )
 
     transaction.on_commit(create)
 

@@ -1,6 +1,6 @@
 // Keyboard shortcuts: "/" focuses global search; "g" then a letter navigates.
 (function () {
-  const goTargets = { h: "/", t: "/tags/", n: "/notifications/" };
+  const goTargets = { h: "/", c: "/contacts/", o: "/companies/", t: "/tags/", n: "/notifications/" };
   let pendingG = false;
   document.addEventListener("keydown", function (event) {
     const tag = (event.target.tagName || "").toLowerCase();

@@ -1,0 +1,335 @@
+"""Contacts (people) and companies (accounts): the records sales and support work on."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from pulse.core.models import TenantModel
+from pulse.extras.models import CustomFieldsModel
+
+from .countries import COUNTRY_CHOICES
+
+PHONE_CHARACTERS = re.compile(r"^[0-9+()\-./\s]*$")
+MAX_HIERARCHY_DEPTH = 50
+
+
+def validate_phone(value: str) -> None:
+    """A phone number is 7 to 15 digits with the usual separators.
+
+    Issue 3 replaces this with ``phonenumbers`` parsing and E.164 storage.
+    """
+    if not value:
+        return
+    digits = sum(ch.isdigit() for ch in value)
+    if not PHONE_CHARACTERS.match(value) or not 7 <= digits <= 15:
+        raise ValidationError(
+            _("Enter a phone number of 7 to 15 digits, e.g. +359 2 123 4567."),
+            code="invalid_phone",
+        )
+
+
+validate_currency = RegexValidator(
+    r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code such as EUR."), code="invalid_currency"
+)
+validate_x_handle = RegexValidator(
+    r"^@?[A-Za-z0-9_]{1,15}$", _("Enter an X handle such as @northwind."), code="invalid_handle"
+)
+validate_language = RegexValidator(
+    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+    _("Use a language code such as en, bg or pt-BR."),
+    code="invalid_language",
+)
+
+
+def domain_from_website(website: str) -> str:
+    """``https://www.Northwind.com/about`` → ``northwind.com``."""
+    if not website:
+        return ""
+    host = urlsplit(website if "//" in website else f"//{website}").hostname or ""
+    host = host.lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+class SizeBand(models.TextChoices):
+    S1_10 = "1-10", "1–10"
+    S11_50 = "11-50", "11–50"
+    S51_200 = "51-200", "51–200"
+    S201_500 = "201-500", "201–500"
+    S501_1000 = "501-1000", "501–1,000"
+    S1001_5000 = "1001-5000", "1,001–5,000"
+    S5000_PLUS = "5000+", "5,000+"
+
+
+class LeadSource(models.TextChoices):
+    WEB = "web", _("Website")
+    REFERRAL = "referral", _("Referral")
+    EVENT = "event", _("Event")
+    CAMPAIGN = "campaign", _("Campaign")
+    SOCIAL = "social", _("Social media")
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    MANUAL = "manual", _("Entered by hand")
+    OTHER = "other", _("Other")
+
+
+class LifecycleStage(models.TextChoices):
+    SUBSCRIBER = "subscriber", _("Subscriber")
+    LEAD = "lead", _("Lead")
+    MARKETING_QUALIFIED = "marketing_qualified", _("Marketing-qualified")
+    SALES_QUALIFIED = "sales_qualified", _("Sales-qualified")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    CUSTOMER = "customer", _("Customer")
+    EVANGELIST = "evangelist", _("Evangelist")
+    OTHER = "other", _("Other")
+
+
+class Consent(models.TextChoices):
+    OPTED_IN = "opted_in", _("Opted in")
+    OPTED_OUT = "opted_out", _("Opted out")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class AddressFields(models.Model):
+    """Postal address columns shared by contacts and companies."""
+
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    country = models.CharField(_("country"), max_length=2, choices=COUNTRY_CHOICES, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address_lines(self) -> list[str]:
+        locality = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [
+            line
+            for line in (self.street, locality, self.region, self.get_country_display())
+            if line
+        ]
+
+
+def _check_assignee(record) -> None:
+    """``assigned_to`` must be a live member of the record's organization."""
+    if record.assigned_to_id is None:
+        return
+    from pulse.accounts.models import Membership
+
+    is_member = (
+        Membership.objects.unscoped()
+        .filter(
+            organization_id=record.organization_id,
+            user_id=record.assigned_to_id,
+            deleted_at__isnull=True,
+        )
+        .exists()
+    )
+    if not is_member:
+        raise ValidationError(
+            {"assigned_to": _("Choose a member of this organization.")}, code="not_member"
+        )
+
+
+class Company(AddressFields, CustomFieldsModel, TenantModel):
+    """An organization we sell to or support (an "account"); may have a parent company."""
+
+    name = models.CharField(_("name"), max_length=200)
+    website = models.URLField(_("website"), max_length=300, blank=True)
+    domain = models.CharField(
+        _("domain"),
+        max_length=253,
+        blank=True,
+        help_text=_("Taken from the website when left empty."),
+    )
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    size_band = models.CharField(
+        _("company size"), max_length=10, choices=SizeBand.choices, blank=True
+    )
+    annual_revenue = models.DecimalField(
+        _("annual revenue"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, validators=[validate_currency]
+    )
+    phone = models.CharField(_("phone"), max_length=40, blank=True, validators=[validate_phone])
+    description = models.TextField(_("description"), blank=True)
+    territory = models.CharField(_("territory"), max_length=100, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        verbose_name=_("parent company"),
+    )
+    tags = models.ManyToManyField(
+        "extras.Tag", blank=True, related_name="companies", verbose_name=_("tags")
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_companies",
+        verbose_name=_("owner"),
+    )
+
+    visibility_field = "assigned_to"
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="company_org_created"),
+            models.Index(fields=["organization", "name"], name="company_org_name"),
+            models.Index(fields=["organization", "domain"], name="company_org_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:company_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        self.domain = (self.domain or domain_from_website(self.website)).strip().lower()
+        if self.parent_id is not None:
+            self._check_parent()
+        _check_assignee(self)
+
+    def _check_parent(self) -> None:
+        """Refuse a parent in another organization, or one that would close a cycle."""
+        ancestors = Company.objects.unscoped().filter(organization_id=self.organization_id)
+        seen = set()
+        current = self.parent_id
+        while current is not None:
+            if current == self.pk:
+                raise ValidationError(
+                    {"parent": _("A company cannot be its own parent or ancestor.")},
+                    code="cycle",
+                )
+            if current in seen or len(seen) >= MAX_HIERARCHY_DEPTH:
+                raise ValidationError(
+                    {"parent": _("This company hierarchy is too deep.")}, code="too_deep"
+                )
+            seen.add(current)
+            row = ancestors.filter(pk=current).values_list("parent_id", flat=True)
+            parents = list(row)
+            if not parents:
+                raise ValidationError(
+                    {"parent": _("Choose a company of this organization.")}, code="invalid"
+                )
+            current = parents[0]
+
+
+class Contact(AddressFields, CustomFieldsModel, TenantModel):
+    """A person: a customer, prospect, partner or anyone else we talk to."""
+
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True, validators=[validate_phone])
+    mobile = models.CharField(_("mobile"), max_length=40, blank=True, validators=[validate_phone])
+    title = models.CharField(_("job title"), max_length=150, blank=True)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    company = models.ForeignKey(
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        verbose_name=_("company"),
+    )
+    linkedin_url = models.URLField(_("LinkedIn"), max_length=300, blank=True)
+    x_handle = models.CharField(
+        _("X handle"), max_length=16, blank=True, validators=[validate_x_handle]
+    )
+    website = models.URLField(_("website"), max_length=300, blank=True)
+    lead_source = models.CharField(
+        _("lead source"), max_length=20, choices=LeadSource.choices, blank=True
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.LEAD,
+    )
+    email_opt_in = models.CharField(
+        _("email consent"), max_length=10, choices=Consent.choices, default=Consent.UNKNOWN
+    )
+    phone_opt_in = models.CharField(
+        _("phone consent"), max_length=10, choices=Consent.choices, default=Consent.UNKNOWN
+    )
+    sms_opt_in = models.CharField(
+        _("SMS consent"), max_length=10, choices=Consent.choices, default=Consent.UNKNOWN
+    )
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=16, blank=True, validators=[validate_language]
+    )
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    tags = models.ManyToManyField(
+        "extras.Tag", blank=True, related_name="contacts", verbose_name=_("tags")
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_contacts",
+        verbose_name=_("owner"),
+    )
+
+    visibility_field = "assigned_to"
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["last_name", "first_name"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="contact_org_created"),
+            models.Index(
+                fields=["organization", "last_name", "first_name"], name="contact_org_name"
+            ),
+            models.Index("organization", Lower("email"), name="contact_org_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or str(_("(no name)"))
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:contact_detail", args=[self.pk])
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def initials(self) -> str:
+        parts = [p for p in (self.first_name, self.last_name) if p] or [self.email or "?"]
+        return "".join(p[0] for p in parts[:2]).upper()
+
+    def clean(self) -> None:
+        super().clean()
+        if not (self.first_name or self.last_name or self.email):
+            raise ValidationError(
+                {"last_name": _("Give the contact a name or an email address.")},
+                code="required",
+            )
+        if self.company_id is not None and self.company.organization_id != self.organization_id:
+            raise ValidationError({"company": _("Choose a company of this organization.")})
+        _check_assignee(self)
