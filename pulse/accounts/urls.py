@@ -60,7 +60,7 @@ urlpatterns = [
     # teams
     path("settings/teams/", views.TeamListView.as_view(), name="team_list"),
     path("settings/teams/new/", views.TeamFormView.as_view(), name="team_create"),
-    path("settings/teams/<uuid:pk>/edit/", views.TeamFormView.as_view(), name="team_update"),
+    path("settings/teams/<uuid:pk>/edit/", views.TeamFormView.as_view(), name="team_edit"),
     path("settings/teams/<uuid:pk>/delete/", views.TeamDeleteView.as_view(), name="team_delete"),
     # roles and permissions
     path("settings/permissions/", views.PermissionMatrixView.as_view(), name="permission_matrix"),

@@ -303,6 +303,8 @@ class TokenListView(OrganizationRequiredMixin, TemplateView):
 
 
 class TokenRevokeView(OrganizationRequiredMixin, View):
+    model = ApiToken  # which records the pk names (tests/test_isolation.py)
+
     def post(self, request, pk):
         token = _get_or_404(ApiToken.objects.restrict(request.user, "delete"), pk)
         services.api_token_revoke(token=token, actor=request.user)
@@ -443,6 +445,8 @@ class InvitationCreateView(SettingsPermissionMixin, View):
 class MemberRoleView(SettingsPermissionMixin, View):
     """Change a member's role; htmx gets the row back, a plain form a redirect."""
 
+    model = Membership  # which records the pk names (tests/test_isolation.py)
+
     def post(self, request, pk):
         membership = _get_or_404(
             Membership.objects.restrict(request.user, "view").select_related("user"), pk
@@ -475,6 +479,8 @@ class MemberRoleView(SettingsPermissionMixin, View):
 
 
 class MemberRemoveView(SettingsPermissionMixin, View):
+    model = Membership  # which records the pk names (tests/test_isolation.py)
+
     def post(self, request, pk):
         membership = _get_or_404(
             Membership.objects.restrict(request.user, "view").select_related("user"), pk
@@ -492,6 +498,8 @@ class MemberRemoveView(SettingsPermissionMixin, View):
 
 
 class InvitationRevokeView(SettingsPermissionMixin, View):
+    model = Invitation  # which records the pk names (tests/test_isolation.py)
+
     def post(self, request, pk):
         invitation = _get_or_404(Invitation.objects.restrict(request.user, "view"), pk)
         try:
@@ -608,6 +616,7 @@ class TeamListView(TeamPermissionMixin, TemplateView):
 class TeamFormView(TeamPermissionMixin, TemplateView):
     """Create (no ``pk``) or edit a team."""
 
+    model = Team  # which records the pk names (tests/test_isolation.py)
     template_name = "accounts/team_form.html"
 
     @property
@@ -647,6 +656,8 @@ class TeamFormView(TeamPermissionMixin, TemplateView):
 
 
 class TeamDeleteView(TeamPermissionMixin, View):
+    model = Team  # which records the pk names (tests/test_isolation.py)
+
     team_action = "delete"
 
     def post(self, request, pk):

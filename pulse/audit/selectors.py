@@ -67,10 +67,17 @@ def audited_models() -> list[type]:
 
 
 def recent_changes(*, user, limit: int = 10) -> list[AuditEntry]:
-    """The home page feed: the latest changes. Admins see all; others their own."""
+    """The home page feed: the latest changes to records people work on.
+
+    Admins see everyone's; others their own. Rows that belong to one person
+    (notifications, saved views) are logged but left out: they would drown the feed.
+    """
     from pulse.accounts.permissions import membership_for
 
-    qs = AuditEntry.objects.select_related("actor", "content_type")
+    personal = [m for m in apps.get_models() if getattr(m, "permission_group", "") == "personal"]
+    qs = AuditEntry.objects.select_related("actor", "content_type").exclude(
+        content_type__in=ContentType.objects.get_for_models(*personal).values()
+    )
     membership = membership_for(user)
     if membership is None:
         return []

@@ -7,7 +7,7 @@ app_name = "extras"
 urlpatterns = [
     path("tags/", views.TagListView.as_view(), name="tag_list"),
     path("tags/new/", views.TagCreateView.as_view(), name="tag_create"),
-    path("tags/<uuid:pk>/edit/", views.TagUpdateView.as_view(), name="tag_update"),
+    path("tags/<uuid:pk>/edit/", views.TagUpdateView.as_view(), name="tag_edit"),
     path("tags/<uuid:pk>/delete/", views.TagDeleteView.as_view(), name="tag_delete"),
     path("settings/custom-fields/", views.CustomFieldListView.as_view(), name="customfield_list"),
     path(
@@ -18,7 +18,7 @@ urlpatterns = [
     path(
         "settings/custom-fields/<uuid:pk>/edit/",
         views.CustomFieldUpdateView.as_view(),
-        name="customfield_update",
+        name="customfield_edit",
     ),
     path(
         "settings/custom-fields/<uuid:pk>/delete/",

@@ -1,9 +1,14 @@
-"""Factories for users, organizations and memberships."""
+"""Factories for users, organizations, memberships, teams, invitations and tokens."""
+
+import itertools
 
 import factory
 from django.utils.text import slugify
 
-from pulse.accounts.models import Membership, Organization, Role, Team, User
+from pulse.accounts.models import ApiToken, Invitation, Membership, Organization, Role, Team, User
+from pulse.accounts.services import api_token_create
+from pulse.core.services import record_create
+from pulse.core.testing import register_factory
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -60,3 +65,31 @@ def make_png(size: tuple[int, int] = (40, 40), *, noise: bool = False) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+# --- factories for the generic tests (tests/test_isolation.py and the base classes) ---
+
+_seq = itertools.count(1)
+
+
+@register_factory(Membership)
+def membership_factory(org, actor):
+    return record_create(Membership, org=org, actor=actor, user=UserFactory(), role="sales_rep")
+
+
+@register_factory(Team)
+def team_factory(org, actor):
+    return record_create(Team, org=org, actor=actor, name=f"Team {next(_seq)}")
+
+
+@register_factory(Invitation)
+def invitation_factory(org, actor):
+    return Invitation.objects.create(
+        organization=org, email=f"invitee{next(_seq)}@example.com", invited_by=actor
+    )
+
+
+@register_factory(ApiToken)
+def api_token_factory(org, actor):
+    token, _key = api_token_create(user=actor, org=org, name=f"token {next(_seq)}")
+    return token

@@ -320,7 +320,7 @@ def test_teams_pages_create_edit_and_delete(owner_client, owner, rep, admin_user
     assert list(team.members.all()) == [rep]
 
     # when edited
-    edit_url = reverse("accounts:team_update", args=[team.pk])
+    edit_url = reverse("accounts:team_edit", args=[team.pk])
     form = owner_client.get(edit_url).context["form"]
     assert form.initial == {"name": "West", "manager": admin_user.pk, "members": [rep.pk]}
     response = owner_client.post(edit_url, {"name": "West 2", "manager": "", "members": []})
@@ -365,7 +365,7 @@ def test_team_of_another_organization_is_404(owner_client, other_org, other_owne
     team = make_team(other_org, "Theirs")
 
     # when / then
-    assert owner_client.get(reverse("accounts:team_update", args=[team.pk])).status_code == 404
+    assert owner_client.get(reverse("accounts:team_edit", args=[team.pk])).status_code == 404
     assert owner_client.post(reverse("accounts:team_delete", args=[team.pk])).status_code == 404
     team.refresh_from_db()
     assert team.deleted_at is None

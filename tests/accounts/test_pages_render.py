@@ -58,7 +58,7 @@ def test_token_list_needs_an_organization(db):
 
 def test_team_edit_page_renders(owner_client, org, owner):
     team = make_team(org, "Edit me", members=[owner])
-    response = owner_client.get(reverse("accounts:team_update", args=[team.pk]))
+    response = owner_client.get(reverse("accounts:team_edit", args=[team.pk]))
     assert response.status_code == 200
     assert "Edit team Edit me" in response.content.decode()
 

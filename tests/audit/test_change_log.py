@@ -29,7 +29,7 @@ def test_web_create_update_delete_restore_purge_are_logged(in_org, owner):
     client = login(owner, in_org)
     client.post(reverse("extras:tag_create"), {"name": "VIP", "color": "#00ff00"})
     tag = Tag.objects.get()
-    client.post(reverse("extras:tag_update", args=[tag.pk]), {"name": "V.I.P.", "color": "#00ff00"})
+    client.post(reverse("extras:tag_edit", args=[tag.pk]), {"name": "V.I.P.", "color": "#00ff00"})
     client.post(reverse("extras:tag_delete", args=[tag.pk]))
     client.post(reverse("audit:trash_restore", args=["extras.tag", tag.pk]))
     client.post(reverse("extras:tag_delete", args=[tag.pk]))

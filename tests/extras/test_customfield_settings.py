@@ -186,7 +186,7 @@ def test_create_edit_delete_definition_through_the_web(in_org, owner, contact_ty
         owner,
     )
 
-    edit_url = reverse("extras:customfield_update", args=[field.pk])
+    edit_url = reverse("extras:customfield_edit", args=[field.pk])
     page = client.get(edit_url).content.decode()
     assert "Gold\nSilver</textarea>" in page
     response = client.post(

@@ -137,7 +137,7 @@ def test_tags_page_lists_tags_with_colour_and_create_form(in_org, owner):
     assert "Hot lead" in html
     assert "background:#ff0000" in html
     assert 'data-testid="tag-create-form"' in html
-    assert reverse("extras:tag_update", args=[Tag.objects.get().pk]) in html
+    assert reverse("extras:tag_edit", args=[Tag.objects.get().pk]) in html
 
 
 def test_tags_page_search_htmx_returns_table_partial(in_org, owner):
@@ -161,7 +161,7 @@ def test_create_edit_delete_tag_through_the_web(in_org, owner):
     assert (tag.name, tag.color) == ("VIP", "#00ff00")
 
     response = client.post(
-        reverse("extras:tag_update", args=[tag.pk]),
+        reverse("extras:tag_edit", args=[tag.pk]),
         {"name": "Very important", "color": "#00ff00", "version": 1},
     )
     assert response.status_code == 302
@@ -191,7 +191,7 @@ def test_duplicate_tag_name_shows_form_error_and_saves_nothing(in_org, owner):
 
 def test_edit_page_of_another_organizations_tag_is_404(in_org, owner, other_org, other_owner):
     tag = tag_create(org=in_org, actor=owner, name="VIP")
-    response = login(other_owner, other_org).get(reverse("extras:tag_update", args=[tag.pk]))
+    response = login(other_owner, other_org).get(reverse("extras:tag_edit", args=[tag.pk]))
     assert response.status_code == 404
 
 
@@ -221,9 +221,7 @@ def test_read_only_cannot_edit_or_delete_tags(in_org, owner):
     reader = make_member(in_org, Role.READ_ONLY)
     before = snapshot(tag)
     client = login(reader, in_org)
-    assert (
-        client.post(reverse("extras:tag_update", args=[tag.pk]), {"name": "X"}).status_code == 403
-    )
+    assert client.post(reverse("extras:tag_edit", args=[tag.pk]), {"name": "X"}).status_code == 403
     assert client.post(reverse("extras:tag_delete", args=[tag.pk])).status_code == 403
     assert snapshot(tag) == before
 
