@@ -41,18 +41,7 @@ class UserSerializer(serializers.ModelSerializer):
 class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
-        fields = [
-            "id",
-            "name",
-            "slug",
-            "logo",
-            "default_currency",
-            "time_zone",
-            "date_format",
-            "fiscal_year_start_month",
-            "record_visibility",
-            "trash_retention_days",
-        ]
+        fields = ["id", "slug", *services.ORGANIZATION_SETTINGS_FIELDS]
         read_only_fields = fields
 
 

@@ -15,6 +15,7 @@ from pulse.core.forms import ApplicationErrorFormMixin, ServiceForm
 
 from .models import Organization, Role, Team, User
 from .selectors import organization_members
+from .services import ORGANIZATION_SETTINGS_FIELDS
 
 
 class LoginForm(AuthenticationForm):
@@ -86,16 +87,7 @@ class OrganizationSettingsForm(BootstrapMixin, ApplicationErrorFormMixin, forms.
 
     class Meta:
         model = Organization
-        fields = [
-            "name",
-            "logo",
-            "default_currency",
-            "time_zone",
-            "date_format",
-            "fiscal_year_start_month",
-            "record_visibility",
-            "trash_retention_days",
-        ]
+        fields = list(ORGANIZATION_SETTINGS_FIELDS)
         widgets = {"logo": forms.ClearableFileInput(attrs={"accept": "image/*"})}
 
     def __init__(self, *args, request=None, **kwargs):

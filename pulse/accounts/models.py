@@ -240,7 +240,7 @@ class Team(TenantModel):
         return self.name
 
 
-class Invitation(TenantScopedModel):
+class Invitation(AuditedMixin, TenantScopedModel):
     """An emailed, signed, expiring invitation to join an organization with a role."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -282,10 +282,12 @@ class Invitation(TenantScopedModel):
         return "pending"
 
 
-class ApiToken(TenantScopedModel):
+class ApiToken(AuditedMixin, TenantScopedModel):
     """A personal API token, bound to one user in one organization. Only its hash is kept."""
 
     PREFIX = "pulse_"
+    # Creation and revocation are logged; the hash and the use stamp are not.
+    audit_exclude = AuditedMixin.audit_exclude | {"key_hash", "last_used_at"}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")

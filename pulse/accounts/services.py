@@ -50,17 +50,16 @@ from .selectors import (
     user_by_email,
 )
 
-ORGANIZATION_SETTINGS_FIELDS = frozenset(
-    {
-        "name",
-        "logo",
-        "default_currency",
-        "time_zone",
-        "date_format",
-        "fiscal_year_start_month",
-        "record_visibility",
-        "trash_retention_days",
-    }
+# The organization settings people may change, in the order forms show them.
+ORGANIZATION_SETTINGS_FIELDS = (
+    "name",
+    "logo",
+    "default_currency",
+    "time_zone",
+    "date_format",
+    "fiscal_year_start_month",
+    "record_visibility",
+    "trash_retention_days",
 )
 TEAM_FIELDS = frozenset({"name", "manager", "members"})
 
@@ -206,7 +205,7 @@ def organization_update(*, organization: Organization, actor: User, **fields) ->
     Returns a fresh instance; the one passed in is left untouched.
     """
     _require_admin(actor, organization)
-    unknown = set(fields) - ORGANIZATION_SETTINGS_FIELDS
+    unknown = set(fields) - set(ORGANIZATION_SETTINGS_FIELDS)
     if unknown:
         raise ApplicationError(
             errors={name: [_("This setting can't be changed here.")] for name in sorted(unknown)}

@@ -145,3 +145,20 @@ def test_services_log_the_actor_they_are_given(in_org, owner, admin_user):
         ("delete", admin_user.pk),
         ("purge", owner.pk),  # a purge has no row left: the context's actor
     ]
+
+
+def test_api_token_creation_and_revocation_are_logged_without_the_secret(org, owner):
+    from pulse.accounts.models import ApiToken
+    from pulse.accounts.services import api_token_create, api_token_revoke
+    from pulse.core.tenancy import tenant_context
+
+    with tenant_context(org, actor=owner, source="web"):
+        token, key = api_token_create(user=owner, org=org, name="Zapier")
+        api_token_revoke(token=ApiToken.objects.get(pk=token.pk), actor=owner)
+        entries = list(AuditEntry.objects.filter(object_id=str(token.pk)).order_by("created_at"))
+    assert [e.action for e in entries] == ["create", "update"]
+    assert entries[0].actor == owner and entries[0].source == "web"
+    assert entries[0].changes["name"] == [None, "Zapier"]
+    assert "key_hash" not in entries[0].changes
+    assert key not in str(entries[0].changes) and token.key_hash not in str(entries[0].changes)
+    assert list(entries[1].changes) == ["revoked_at"]
