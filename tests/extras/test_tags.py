@@ -197,6 +197,7 @@ def test_edit_page_of_another_organizations_tag_is_404(in_org, owner, other_org,
 
 def test_read_only_cannot_create_tags_via_ui_or_api(in_org):
     reader = make_member(in_org, Role.READ_ONLY)
+    api = api_client(reader, in_org)  # making its token is itself logged
     audit_before = AuditEntry.objects.count()
 
     page = login(reader, in_org).get(reverse("extras:tag_list"))
@@ -205,9 +206,7 @@ def test_read_only_cannot_create_tags_via_ui_or_api(in_org):
     web = login(reader, in_org).post(
         reverse("extras:tag_create"), {"name": "X", "color": "#000000"}
     )
-    api = api_client(reader, in_org).post(
-        "/api/crm/tags/", {"name": "X", "color": "#000000"}, format="json"
-    )
+    api = api.post("/api/crm/tags/", {"name": "X", "color": "#000000"}, format="json")
 
     assert web.status_code == 403
     assert api.status_code == 403
