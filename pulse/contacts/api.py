@@ -211,34 +211,12 @@ class MappedOrderingFilter(filters.OrderingFilter):
 
 
 class ServiceViewSet(TenantModelViewSet):
-    """Creates, updates and deletes through the app's services (rule 3)."""
+    """Contacts' and companies' shared list behaviour: one search and ordering with the UI."""
 
     # The FilterSet's ``search`` replaces DRF's SearchFilter: one search for UI and API.
     filter_backends = [DjangoFilterBackend, MappedOrderingFilter]
     orderings: dict[str, tuple] = {}
     default_ordering = "-created_at"
-
-    def create_record(self, data):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def update_record(self, instance, data, expected_version):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def delete_record(self, instance):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        data.pop("version", None)
-        serializer.instance = self.create_record(data)
-
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        expected_version = data.pop("version", None)
-        serializer.instance = self.update_record(serializer.instance, data, expected_version)
-
-    def perform_destroy(self, instance):
-        self.delete_record(instance)
 
 
 @extend_schema_view(

@@ -109,7 +109,34 @@ class TenantViewSetMixin:
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
-    """Base viewset for tenant records with full CRUD."""
+    """Base viewset for tenant records with full CRUD; every write goes through a service.
+
+    Subclasses implement ``create_record``, ``update_record`` and ``delete_record`` by
+    calling their app's services (rule 3); the serializer never saves by itself. A
+    ``version`` sent by the client becomes the service's ``expected_version`` (rule 9).
+    """
+
+    def create_record(self, data: dict):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must create through a service")
+
+    def update_record(self, instance, data: dict, expected_version: int | None):  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} must update through a service")
+
+    def delete_record(self, instance) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must delete through a service")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        serializer.instance = self.create_record(data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        expected_version = data.pop("version", None)
+        serializer.instance = self.update_record(serializer.instance, data, expected_version)
+
+    def perform_destroy(self, instance):
+        self.delete_record(instance)
 
 
 class TenantReadOnlyModelViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):

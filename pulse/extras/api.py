@@ -78,19 +78,15 @@ class TagViewSet(ServiceViewSetMixin, TenantModelViewSet):
     ordering_fields = ["name", "created_at"]
     ordering = ["name", "id"]
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        data.pop("version", None)
-        serializer.instance = services.tag_create(org=self.org, **self.service_kwargs(), **data)
+    def create_record(self, data):
+        return services.tag_create(org=self.org, **self.service_kwargs(), **data)
 
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        version = data.pop("version", None)
-        serializer.instance = services.tag_update(
-            tag=serializer.instance, expected_version=version, **self.service_kwargs(), **data
+    def update_record(self, instance, data, expected_version):
+        return services.tag_update(
+            tag=instance, expected_version=expected_version, **self.service_kwargs(), **data
         )
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.tag_delete(tag=instance, **self.service_kwargs())
 
 
@@ -134,21 +130,15 @@ class CustomFieldViewSet(ServiceViewSetMixin, TenantModelViewSet):
     ordering = ["content_type_id", "position", "label", "id"]
     select_related = ("content_type",)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        data.pop("version", None)
-        serializer.instance = services.customfield_create(
-            org=self.org, **self.service_kwargs(), **data
+    def create_record(self, data):
+        return services.customfield_create(org=self.org, **self.service_kwargs(), **data)
+
+    def update_record(self, instance, data, expected_version):
+        return services.customfield_update(
+            field=instance, expected_version=expected_version, **self.service_kwargs(), **data
         )
 
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        version = data.pop("version", None)
-        serializer.instance = services.customfield_update(
-            field=serializer.instance, expected_version=version, **self.service_kwargs(), **data
-        )
-
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.customfield_delete(field=instance, **self.service_kwargs())
 
 
@@ -192,26 +182,20 @@ class SavedViewViewSet(ServiceViewSetMixin, TenantModelViewSet):
     ordering = ["name", "id"]
     select_related = ("content_type",)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        data.pop("version", None)
-        serializer.instance = services.savedview_create(
-            org=self.org, **self.service_kwargs(), **data
-        )
+    def create_record(self, data):
+        return services.savedview_create(org=self.org, **self.service_kwargs(), **data)
 
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        version = data.pop("version", None)
+    def update_record(self, instance, data, expected_version):
         content_type = data.pop("content_type", None)
-        if content_type is not None and content_type.pk != serializer.instance.content_type_id:
+        if content_type is not None and content_type.pk != instance.content_type_id:
             raise exceptions.ValidationError(
                 {"record_type": [_("This cannot be changed once the view exists.")]}
             )
-        serializer.instance = services.savedview_update(
-            view=serializer.instance, expected_version=version, **self.service_kwargs(), **data
+        return services.savedview_update(
+            view=instance, expected_version=expected_version, **self.service_kwargs(), **data
         )
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.savedview_delete(view=instance, **self.service_kwargs())
 
 
