@@ -28,6 +28,12 @@ urlpatterns = [
     path("", include("pulse.contacts.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("pulse.accounts.api_auth_urls")),
+    # A single resource (the current organization), so not a router route.
+    path(
+        "api/crm/organization/",
+        accounts_api.OrganizationSettingsView.as_view(),
+        name="api-organization",
+    ),
     path("api/crm/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -149,6 +149,46 @@ class MeViewSet(viewsets.ViewSet):
         return Response(MeSerializer(data, context={"request": request}).data)
 
 
+class OrganizationSettingsSerializer(serializers.ModelSerializer):
+    logo = serializers.ImageField(
+        required=False, allow_null=True, help_text="Upload as multipart; null removes it."
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", *services.ORGANIZATION_SETTINGS_FIELDS]
+        read_only_fields = ["id", "slug"]
+
+
+class OrganizationSettingsView(APIView):
+    """The organization this request works in: anyone in it reads the settings; owners
+    and admins change them (the same service as the settings page)."""
+
+    @extend_schema(responses=OrganizationSettingsSerializer, summary="Organization settings")
+    def get(self, request):
+        return Response(
+            OrganizationSettingsSerializer(request.organization, context={"request": request}).data
+        )
+
+    @extend_schema(
+        request=OrganizationSettingsSerializer,
+        responses=OrganizationSettingsSerializer,
+        summary="Change organization settings (owners and admins)",
+    )
+    def patch(self, request):
+        serializer = OrganizationSettingsSerializer(
+            request.organization, data=request.data, partial=True
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "logo" in data and data["logo"] is None:
+            data["logo"] = False  # the service's way of saying "remove it"
+        org = services.organization_update(
+            organization=request.organization, actor=request.user, **data
+        )
+        return Response(OrganizationSettingsSerializer(org, context={"request": request}).data)
+
+
 @extend_schema_view(
     list=extend_schema(summary="List the organization's members"),
     partial_update=extend_schema(summary="Change a member's role"),

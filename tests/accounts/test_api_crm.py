@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from pulse.accounts import services
 from pulse.accounts.models import Invitation, Membership, Role, Team
+from pulse.audit.models import AuditEntry
 from tests.accounts.factories import make_member, make_team
 
 
@@ -274,3 +275,59 @@ def test_the_openapi_schema_documents_the_accounts_endpoints(owner_client):
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("/ApiTokenCreated")
     member_methods = set(paths["/api/crm/members/{id}/"]) - {"parameters"}
     assert member_methods == {"get", "patch", "delete"}
+
+
+# --- organization settings -----------------------------------------------------------------
+
+
+def test_members_read_the_organization_settings(org, rep):
+    response = api(rep, org).get("/api/crm/organization/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == org.name and body["default_currency"] == "EUR"
+    assert set(body) == {
+        "id",
+        "slug",
+        "name",
+        "logo",
+        "default_currency",
+        "time_zone",
+        "date_format",
+        "fiscal_year_start_month",
+        "record_visibility",
+        "trash_retention_days",
+    }
+
+
+def test_admins_change_settings_through_the_api_and_it_is_audited(org, admin_user):
+    response = api(admin_user, org).patch(
+        "/api/crm/organization/",
+        {"default_currency": "BGN", "record_visibility": "team"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["default_currency"] == "BGN"
+    org.refresh_from_db()
+    assert (org.default_currency, org.record_visibility) == ("BGN", "team")
+    entry = AuditEntry.objects.unscoped().filter(organization=org, object_id=str(org.pk)).first()
+    assert entry.actor == admin_user and entry.source == "api"
+    assert entry.changes["default_currency"] == ["EUR", "BGN"]
+
+
+def test_bad_settings_get_field_errors_and_change_nothing(org, admin_user):
+    response = api(admin_user, org).patch(
+        "/api/crm/organization/",
+        {"default_currency": "euro", "time_zone": "Mars/Base"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"default_currency", "time_zone"}
+    org.refresh_from_db()
+    assert org.default_currency == "EUR" and org.time_zone == "UTC"
+
+
+def test_a_rep_cannot_change_settings(org, rep):
+    response = api(rep, org).patch("/api/crm/organization/", {"name": "Hijacked"}, format="json")
+    assert response.status_code == 403
+    org.refresh_from_db()
+    assert org.name == "Acme Ltd"
