@@ -203,13 +203,12 @@ class MembershipViewSet(TenantModelViewSet):
     search_fields = ["user__full_name", "user__email"]
     ordering_fields = ["created_at", "role", "user__full_name"]
 
-    def perform_update(self, serializer):
-        role = serializer.validated_data.get("role", serializer.instance.role)
-        serializer.instance = services.membership_change_role(
-            membership=serializer.instance, actor=self.request.user, role=role
+    def update_record(self, instance, data, expected_version):
+        return services.membership_change_role(
+            membership=instance, actor=self.request.user, role=data.get("role", instance.role)
         )
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.membership_remove(membership=instance, actor=self.request.user)
 
 
@@ -221,17 +220,13 @@ class TeamViewSet(TenantModelViewSet):
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
 
-    def perform_create(self, serializer):
-        serializer.instance = services.team_create(
-            org=self.request.organization, actor=self.request.user, **serializer.validated_data
-        )
+    def create_record(self, data):
+        return services.team_create(org=self.request.organization, actor=self.request.user, **data)
 
-    def perform_update(self, serializer):
-        serializer.instance = services.team_update(
-            team=serializer.instance, actor=self.request.user, **serializer.validated_data
-        )
+    def update_record(self, instance, data, expected_version):
+        return services.team_update(team=instance, actor=self.request.user, **data)
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.team_delete(team=instance, actor=self.request.user)
 
 
@@ -245,15 +240,15 @@ class InvitationViewSet(TenantModelViewSet):
     filterset_fields = ["role", "email"]
     ordering_fields = ["created_at"]
 
-    def perform_create(self, serializer):
-        serializer.instance = services.invitation_create(
+    def create_record(self, data):
+        return services.invitation_create(
             org=self.request.organization,
             actor=self.request.user,
-            email=serializer.validated_data["email"],
-            role=serializer.validated_data["role"],
+            email=data["email"],
+            role=data["role"],
         )
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.invitation_revoke(invitation=instance, actor=self.request.user)
 
 
@@ -280,7 +275,7 @@ class ApiTokenViewSet(TenantModelViewSet):
         data = ApiTokenCreatedSerializer(token, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 
-    def perform_destroy(self, instance):
+    def delete_record(self, instance):
         services.api_token_revoke(token=instance, actor=self.request.user)
 
 

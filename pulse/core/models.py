@@ -56,10 +56,6 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         super().__init__()
         self.deleted = deleted
 
-    def deconstruct(self):
-        # Migrations use plain managers; keep this one out of them.
-        return super().deconstruct()
-
     def get_queryset(self) -> TenantQuerySet:
         qs = super().get_queryset()
         org = get_current_org()

@@ -80,17 +80,13 @@ def record_update(
         setattr(instance, name, value)
     instance.updated_by = actor
     full_clean_or_raise(instance)
-    changed = [n for n in plain if _field_attname(instance, n)]
+    changed = list(plain)
     if changed or m2m:
         instance.version = models.F("version") + 1
         instance.save(update_fields=[*changed, "updated_by", "updated_at", "version"])
         instance.refresh_from_db(fields=["version"])
     _set_m2m(instance, m2m)
     return instance
-
-
-def _field_attname(instance, name: str) -> str:
-    return instance._meta.get_field(name).attname
 
 
 @transaction.atomic

@@ -296,9 +296,3 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return render(request, "errors/500.html", status=500)
-
-
-class PlaceholderView(OrganizationRequiredMixin, TemplateView):
-    """Temporary page for a URL whose screen is being built (removed once built)."""
-
-    template_name = "core/home.html"
