@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "pulse.audit",
     "pulse.extras",
     "pulse.contacts",
+    "pulse.imports",
+    "pulse.segments",
+    "pulse.privacy",
 ]
 
 MIDDLEWARE = [

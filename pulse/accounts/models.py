@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from pulse.core.countries import COUNTRY_CHOICES
 from pulse.core.models import AuditedMixin, TenantModel, TenantScopedModel
 
 
@@ -150,6 +151,13 @@ class Organization(AuditedMixin, models.Model):
     )
     default_currency = models.CharField(
         _("default currency"), max_length=3, default="EUR", validators=[currency_code_validator]
+    )
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        choices=COUNTRY_CHOICES,
+        blank=True,
+        help_text=_("Phone numbers typed without a +country code are read as this country's."),
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="UTC"

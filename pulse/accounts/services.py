@@ -55,6 +55,7 @@ ORGANIZATION_SETTINGS_FIELDS = (
     "name",
     "logo",
     "default_currency",
+    "country",
     "time_zone",
     "date_format",
     "fiscal_year_start_month",

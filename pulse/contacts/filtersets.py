@@ -12,10 +12,10 @@ from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from pulse.core.countries import COUNTRY_CHOICES
 from pulse.extras.customfields import CustomFieldFilterSetMixin, custom_field_ordering
 from pulse.extras.filters import TagFilter
 
-from .countries import COUNTRY_CHOICES
 from .models import Company, Contact, LeadSource, LifecycleStage, SizeBand
 from .selectors import COMPANY_SEARCH_FIELDS, CONTACT_SEARCH_FIELDS, apply_search
 from .widgets import RemoteSelect

@@ -13,10 +13,9 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from pulse.core.countries import COUNTRY_CHOICES
 from pulse.core.models import TenantModel
 from pulse.extras.models import CustomFieldsModel
-
-from .countries import COUNTRY_CHOICES
 
 PHONE_CHARACTERS = re.compile(r"^[0-9+()\-./\s]*$")
 MAX_HIERARCHY_DEPTH = 50
@@ -48,6 +47,67 @@ validate_language = RegexValidator(
     _("Use a language code such as en, bg or pt-BR."),
     code="invalid_language",
 )
+
+
+# Legal-form words that do not tell two companies apart ("Acme Inc." is "ACME").
+COMPANY_SUFFIXES = frozenset(
+    [
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "ltd",
+        "limited",
+        "llc",
+        "llp",
+        "lp",
+        "plc",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "sarl",
+        "srl",
+        "spa",
+        "bv",
+        "nv",
+        "oy",
+        "ab",
+        "as",
+        "aps",
+        "kk",
+        "pty",
+        "pte",
+        "ood",
+        "eood",
+        "ead",
+        "ad",
+        "the",
+    ]
+)
+
+
+def company_name_key(name: str) -> str:
+    """What two spellings of one company share: ``The ACME, Inc.`` → ``acme``.
+
+    Lower case, punctuation and accents folded, legal-form words dropped. Stored on the
+    company (``name_key``) so duplicate detection is an index lookup.
+    """
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", name or "")
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    words = re.findall(r"[\w]+", folded)
+    kept = [w for w in words if w not in COMPANY_SUFFIXES]
+    return " ".join(kept or words)[:200]
+
+
+def email_domain(email: str) -> str:
+    """``Ada@Example.COM`` → ``example.com`` (empty for an empty or odd address)."""
+    _, at, domain = (email or "").rpartition("@")
+    return domain.strip().lower() if at else ""
 
 
 def domain_from_website(website: str) -> str:
@@ -145,6 +205,8 @@ class Company(AddressFields, CustomFieldsModel, TenantModel):
     """An organization we sell to or support (an "account"); may have a parent company."""
 
     name = models.CharField(_("name"), max_length=200)
+    # company_name_key(name), kept by clean(): duplicate detection looks it up by index.
+    name_key = models.CharField(max_length=200, blank=True, editable=False)
     website = models.URLField(_("website"), max_length=300, blank=True)
     domain = models.CharField(
         _("domain"),
@@ -195,6 +257,7 @@ class Company(AddressFields, CustomFieldsModel, TenantModel):
             models.Index(fields=["organization", "-created_at"], name="company_org_created"),
             models.Index(fields=["organization", "name"], name="company_org_name"),
             models.Index(fields=["organization", "domain"], name="company_org_domain"),
+            models.Index(fields=["organization", "name_key"], name="company_org_name_key"),
         ]
 
     def __str__(self) -> str:
@@ -206,6 +269,7 @@ class Company(AddressFields, CustomFieldsModel, TenantModel):
     def clean(self) -> None:
         super().clean()
         self.domain = (self.domain or domain_from_website(self.website)).strip().lower()
+        self.name_key = company_name_key(self.name)
         if self.parent_id is not None:
             self._check_parent()
         _check_assignee(self)
@@ -241,6 +305,10 @@ class Contact(AddressFields, CustomFieldsModel, TenantModel):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), max_length=254, blank=True)
+    # email_domain(email), kept by clean(): "same email domain" dedupe is an index lookup.
+    email_domain = models.CharField(max_length=253, blank=True, editable=False)
+    # Further addresses: [{"label": "work" | "home" | "other" | free text, "email": "..."}].
+    other_emails = models.JSONField(_("other emails"), default=list, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True, validators=[validate_phone])
     mobile = models.CharField(_("mobile"), max_length=40, blank=True, validators=[validate_phone])
     title = models.CharField(_("job title"), max_length=150, blank=True)
@@ -306,6 +374,9 @@ class Contact(AddressFields, CustomFieldsModel, TenantModel):
                 fields=["organization", "last_name", "first_name"], name="contact_org_name"
             ),
             models.Index("organization", Lower("email"), name="contact_org_email"),
+            models.Index(fields=["organization", "email_domain"], name="contact_org_email_domain"),
+            models.Index(fields=["organization", "phone"], name="contact_org_phone"),
+            models.Index(fields=["organization", "mobile"], name="contact_org_mobile"),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +396,7 @@ class Contact(AddressFields, CustomFieldsModel, TenantModel):
 
     def clean(self) -> None:
         super().clean()
+        self.email_domain = email_domain(self.email)
         if not (self.first_name or self.last_name or self.email):
             raise ValidationError(
                 {"last_name": _("Give the contact a name or an email address.")},

@@ -258,6 +258,7 @@ class Command(BaseCommand):
             organization=org,
             actor=owner,
             default_currency="EUR",
+            country="BG",
             time_zone="Europe/Sofia",
             date_format="d.m.Y",
             record_visibility=RecordVisibility.ALL,
@@ -302,7 +303,11 @@ class Command(BaseCommand):
             organization_name="Globex Labs",
         )
         org = organization_update(
-            organization=org, actor=founder, default_currency="USD", time_zone="America/Chicago"
+            organization=org,
+            actor=founder,
+            default_currency="USD",
+            country="US",
+            time_zone="America/Chicago",
         )
         with tenant_context(org, actor=founder, source="system"):
             record_create(Membership, org=org, actor=founder, user=demo_owner, role=Role.ADMIN)

@@ -1,0 +1,1 @@
+"""Import and export: uploads, mapping, background runs with progress, undo; streaming exports."""

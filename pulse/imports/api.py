@@ -1,0 +1,3 @@
+"""REST API of imports under /api/crm/."""
+
+routes: list = []

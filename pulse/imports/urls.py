@@ -1,0 +1,7 @@
+"""Web pages of imports."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "imports"
+
+urlpatterns: list = []

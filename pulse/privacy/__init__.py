@@ -1,0 +1,1 @@
+"""Privacy (GDPR): consent records, data-subject export and erasure requests."""

@@ -1,0 +1,3 @@
+"""REST API of privacy under /api/crm/."""
+
+routes: list = []

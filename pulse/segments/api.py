@@ -1,0 +1,3 @@
+"""REST API of segments under /api/crm/."""
+
+routes: list = []

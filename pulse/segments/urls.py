@@ -1,0 +1,7 @@
+"""Web pages of segments."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "segments"
+
+urlpatterns: list = []
