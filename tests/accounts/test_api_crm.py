@@ -291,6 +291,7 @@ def test_members_read_the_organization_settings(org, rep):
         "name",
         "logo",
         "default_currency",
+        "country",
         "time_zone",
         "date_format",
         "fiscal_year_start_month",
