@@ -1,0 +1,723 @@
+"""Reproducible scale data: one big organization and two small ones beside it.
+
+    python -m bench generate --size large --seed 1      # 1,000,000 contacts, 100,000 companies
+    python -m bench generate --size medium --reset      # 100,000 / 10,000, after removing
+                                                        # an earlier generated set
+
+The same ``--seed`` and size give the same rows. Distributions aim at what a real CRM
+holds: a few owners with most records, company sizes skewed (a handful of companies
+with thousands of contacts, most with a few), companies in hierarchies up to four
+levels deep, dates over three years with growth towards today, tags and custom field
+values on a share of the rows, valid E.164 phones, emails at the company's domain or at
+free-mail providers, and some duplicates (same email, same person entered twice).
+
+PostgreSQL is loaded with ``COPY``, SQLite with ``bulk_create`` in batches (see
+``bench/loader.py``). Issue 8's leads, opportunities and activities plug in as further
+``_generate_<thing>`` steps fed by the same ``World``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import random
+import re
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from . import BIG_ORG_SLUG, OWNER_EMAIL, PASSWORD, setup_django
+
+SIZES = {
+    # name: (contacts, companies) of the big organization
+    "tiny": (300, 30),
+    "small": (10_000, 1_000),
+    "medium": (100_000, 10_000),
+    "large": (1_000_000, 100_000),
+}
+SMALL_ORGS = ("bench-small-1", "bench-small-2")
+SMALL_ORG_SHARE = 50  # each small organization holds 1/50 of the big one's rows
+YEARS = 3
+FREE_MAIL = (
+    ("gmail.com", 30),
+    ("yahoo.com", 8),
+    ("outlook.com", 8),
+    ("hotmail.com", 5),
+    ("icloud.com", 4),
+    ("gmx.de", 3),
+    ("abv.bg", 2),
+    ("proton.me", 1),
+)
+COMPANY_WORDS = [
+    "Systems",
+    "Solutions",
+    "Labs",
+    "Holdings",
+    "Partners",
+    "Group",
+    "Logistics",
+    "Analytics",
+    "Foods",
+    "Energy",
+    "Capital",
+    "Media",
+    "Health",
+    "Robotics",
+    "Software",
+    "Consulting",
+    "Industries",
+    "Networks",
+    "Ventures",
+    "Pharma",
+    "Motors",
+    "Textiles",
+    "Studios",
+    "Works",
+    "Foundry",
+    "Dynamics",
+    "Global",
+    "Digital",
+    "Marine",
+]
+COMPANY_SUFFIXES = ("Inc.", "LLC", "Ltd", "GmbH", "Corp.", "", "", "", "AG", "OOD", "S.A.")
+INDUSTRIES = (
+    "Software",
+    "Manufacturing",
+    "Retail",
+    "Healthcare",
+    "Finance",
+    "Logistics",
+    "Education",
+    "Energy",
+    "Media",
+    "Hospitality",
+    "Construction",
+    "Agriculture",
+)
+TLDS = (("com", 70), ("io", 8), ("de", 6), ("co.uk", 5), ("bg", 4), ("net", 4), ("org", 3))
+COUNTRIES = (("US", 45), ("GB", 12), ("DE", 12), ("BG", 8), ("FR", 8), ("CA", 8), ("NL", 7))
+# Phones: a few countries' valid national prefixes; the last four digits vary freely.
+PHONE_REGIONS = (("US", "+1", 7), ("GB", "+44", 6), ("DE", "+49", 7), ("BG", "+359", 5))
+TAG_NAMES = [
+    "vip",
+    "newsletter",
+    "partner",
+    "churn-risk",
+    "webinar",
+    "trade-show",
+    "enterprise",
+    "smb",
+    "reseller",
+    "investor",
+    "press",
+    "beta-tester",
+    "renewal-q1",
+    "renewal-q2",
+    "renewal-q3",
+    "renewal-q4",
+    "upsell",
+    "referral",
+    "decision-maker",
+    "influencer",
+    "champion",
+    "detractor",
+    "support-heavy",
+    "nps-promoter",
+    "nps-detractor",
+    "event-2024",
+    "event-2025",
+    "conference",
+    "cold",
+    "warm",
+]
+DEPARTMENTS = ("Sales", "Marketing", "Engineering", "Finance", "Operations", "HR", "Legal", "IT")
+
+
+def _zipf_cum(n: int, s: float = 1.1) -> list[float]:
+    """Cumulative weights 1/rank^s: a few items take most draws (owners, companies, tags)."""
+    return list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, n + 1)))
+
+
+def _weighted(pairs) -> tuple[list, list[float]]:
+    values = [v for v, _ in pairs]
+    return values, list(itertools.accumulate(w for _, w in pairs))
+
+
+def _slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^a-z0-9]+", "", folded)
+
+
+@dataclass
+class Pools:
+    """Name, title and city pools, weighted like the real populations Faker ships."""
+
+    first: list[str]
+    first_cum: list[float]
+    last: list[str]
+    last_cum: list[float]
+    jobs: list[str]
+    cities: list[str]
+    phone_prefixes: list[str]
+
+    @classmethod
+    def build(cls, rng: random.Random) -> Pools:
+        from faker import Faker
+        from faker.providers.job.en_US import Provider as Jobs
+        from faker.providers.person.bg_BG import Provider as BgPeople
+        from faker.providers.person.de_DE import Provider as DePeople
+        from faker.providers.person.en_US import Provider as UsPeople
+
+        first: dict[str, float] = {}
+        for names in (UsPeople.first_names_female, UsPeople.first_names_male):
+            for name, weight in names.items():
+                first[name] = first.get(name, 0) + weight
+        last = dict(UsPeople.last_names)
+        # Some German and Bulgarian names, with accents and Cyrillic, at a lower weight.
+        for name in DePeople.first_names[:150]:
+            first.setdefault(name, 0.0004)
+        for name in DePeople.last_names[:300]:
+            last.setdefault(name, 0.0002)
+        for name in BgPeople.first_names_male[:40] + BgPeople.first_names_female[:40]:
+            first.setdefault(name, 0.0002)
+        for name in BgPeople.last_names_male[:60]:
+            last.setdefault(name, 0.0001)
+        faker = Faker("en_US")
+        faker.seed_instance(rng.randint(0, 2**31))
+        cities = sorted({faker.city() for _ in range(400)})
+        return cls(
+            first=list(first),
+            first_cum=list(itertools.accumulate(first.values())),
+            last=list(last),
+            last_cum=list(itertools.accumulate(last.values())),
+            jobs=list(Jobs.jobs),
+            cities=cities,
+            phone_prefixes=_phone_prefixes(rng),
+        )
+
+
+def _phone_prefixes(rng: random.Random, per_region: int = 400) -> list[str]:
+    """E.164 prefixes for which any four final digits make a valid number."""
+    import phonenumbers
+
+    prefixes = []
+    for _region, code, national_len in PHONE_REGIONS:
+        found = 0
+        attempts = 0
+        while found < per_region and attempts < per_region * 40:
+            attempts += 1
+            first_digit = str(rng.randint(2, 9))
+            rest = "".join(str(rng.randint(0, 9)) for _ in range(national_len - 1))
+            prefix = f"{code}{first_digit}{rest}"
+            if all(
+                phonenumbers.is_valid_number(
+                    phonenumbers.parse(f"{prefix}{rng.randint(0, 9999):04d}")
+                )
+                for _ in range(3)
+            ):
+                prefixes.append(prefix)
+                found += 1
+    return prefixes
+
+
+@dataclass
+class OrgData:
+    """What later steps need of one generated organization."""
+
+    org: object
+    users: list = field(default_factory=list)
+    owner_cum: list[float] = field(default_factory=list)
+    tags: list[uuid.UUID] = field(default_factory=list)
+    company_ids: list[uuid.UUID] = field(default_factory=list)
+    company_domains: list[str] = field(default_factory=list)
+    company_cum: list[float] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    """The generator's state: the seeded random source, pools, the clock, the loader."""
+
+    rng: random.Random
+    pools: Pools
+    now: datetime
+    loader: object
+
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    def pick(self, values, cum):
+        return values[bisect.bisect(cum, self.rng.random() * cum[-1])]
+
+    def created_at(self) -> datetime:
+        # Growth: more records recently (triangular towards now).
+        age_days = self.rng.triangular(0, YEARS * 365, 0)
+        return self.now - timedelta(days=age_days, seconds=self.rng.randint(0, 86399))
+
+    def updated_after(self, created: datetime) -> datetime:
+        if self.rng.random() < 0.6:
+            return created
+        span = (self.now - created).total_seconds()
+        return created + timedelta(seconds=self.rng.random() * span)
+
+    def phone(self) -> str:
+        return f"{self.rng.choice(self.pools.phone_prefixes)}{self.rng.randint(0, 9999):04d}"
+
+
+# --- organizations and people ---------------------------------------------------------------
+
+
+def _make_org(world: World, slug: str, name: str, members: int) -> OrgData:
+    from django.contrib.auth.hashers import make_password
+
+    from pulse.accounts.models import Membership, Organization, Role, User
+
+    org = Organization.objects.create(name=name, slug=slug, country="US")
+    hashed = make_password(PASSWORD)
+    roles = [Role.OWNER, Role.ADMIN, Role.MANAGER] + [Role.SALES_REP] * max(0, members - 3)
+    users = []
+    for i, role in enumerate(roles[:members]):
+        first = world.pick(world.pools.first, world.pools.first_cum)
+        last = world.pick(world.pools.last, world.pools.last_cum)
+        email = OWNER_EMAIL if slug == BIG_ORG_SLUG and i == 0 else f"{role}{i}@{slug}.example"
+        user = User(email=email, full_name=f"{first} {last}", password=hashed)
+        user.last_organization = org
+        user.save()
+        Membership.objects.unscoped().create(organization=org, user=user, role=role)
+        users.append(user)
+    data = OrgData(org=org, users=users)
+    data.owner_cum = _zipf_cum(len(users), 1.3)
+    return data
+
+
+def _make_tags_and_fields(world: World, data: OrgData, n_tags: int) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from pulse.contacts.models import Contact
+    from pulse.extras.models import CustomField, Tag
+
+    org = data.org
+    stamp = world.now - timedelta(days=YEARS * 365)
+    for i, name in enumerate(TAG_NAMES[:n_tags]):
+        tag_id = world.uuid()
+        world.loader(Tag).add(
+            {
+                "id": tag_id,
+                "organization_id": org.pk,
+                "name": name,
+                "color": f"#{(i * 2654435761) & 0xFFFFFF:06x}",
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        data.tags.append(tag_id)
+    contact_type = ContentType.objects.get_for_model(Contact)
+    for position, (key, label, field_type, choices) in enumerate(
+        (
+            ("tier", "Tier", "choice", ["gold", "silver", "bronze"]),
+            ("budget", "Budget", "number", []),
+            ("newsletter", "Newsletter", "boolean", []),
+            ("renewal", "Renewal date", "date", []),
+        )
+    ):
+        world.loader(CustomField).add(
+            {
+                "id": world.uuid(),
+                "organization_id": org.pk,
+                "content_type_id": contact_type.pk,
+                "key": key,
+                "label": label,
+                "field_type": field_type,
+                "choices": choices,
+                "position": position,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    world.loader.flush()
+
+
+# --- companies ------------------------------------------------------------------------------
+
+
+def _company_name(world: World) -> str:
+    rng = world.rng
+    last = world.pick(world.pools.last, world.pools.last_cum)
+    style = rng.random()
+    if style < 0.45:
+        name = f"{last} {rng.choice(COMPANY_WORDS)}"
+    elif style < 0.7:
+        other = world.pick(world.pools.last, world.pools.last_cum)
+        name = f"{last} & {other}"
+    elif style < 0.85:
+        name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_WORDS)}"
+    else:
+        other = world.pick(world.pools.last, world.pools.last_cum)
+        name = f"{last}-{other} {rng.choice(COMPANY_WORDS)}"
+    suffix = rng.choice(COMPANY_SUFFIXES)
+    return f"{name} {suffix}".strip()
+
+
+def _generate_companies(world: World, data: OrgData, count: int) -> None:
+    from pulse.contacts.models import Company, SizeBand, company_name_key
+
+    rng = world.rng
+    tlds, tld_cum = _weighted(TLDS)
+    countries, country_cum = _weighted(COUNTRIES)
+    sizes = [s.value for s in SizeBand]
+    tag_cum = _zipf_cum(len(data.tags))
+    through = Company.tags.through
+    used_domains: set[str] = set()
+    org_id = data.org.pk
+    for i in range(count):
+        pk = world.uuid()
+        name = _company_name(world)
+        base = _slug(name.split(" ")[0]) or "company"
+        domain = f"{base}.{world.pick(tlds, tld_cum)}"
+        while domain in used_domains:
+            domain = f"{base}{rng.randint(2, 99999)}.{world.pick(tlds, tld_cum)}"
+        used_domains.add(domain)
+        # Hierarchies: one company in ten belongs to an earlier one (parents come first,
+        # so there is never a cycle), mostly to the big groups at the front.
+        parent = None
+        if i > 20 and rng.random() < 0.1:
+            parent = data.company_ids[int(rng.paretovariate(1.2) * 3) % i]
+        created = world.created_at()
+        rank_size = 0 if i >= len(sizes) * 50 else 6 - i // 50
+        world.loader(Company).add(
+            {
+                "id": pk,
+                "organization_id": org_id,
+                "name": name,
+                "name_key": company_name_key(name),
+                "website": f"https://www.{domain}/",
+                "domain": domain,
+                "industry": rng.choice(INDUSTRIES),
+                "size_band": sizes[max(rank_size, min(6, int(rng.expovariate(1.2))))],
+                "annual_revenue": round(rng.lognormvariate(14, 2), 2)
+                if rng.random() < 0.6
+                else None,
+                "currency": "USD",
+                "phone": world.phone() if rng.random() < 0.7 else "",
+                "city": rng.choice(world.pools.cities),
+                "country": world.pick(countries, country_cum),
+                "parent_id": parent,
+                "assigned_to_id": world.pick(data.users, data.owner_cum).pk
+                if rng.random() < 0.9
+                else None,
+                "created_by_id": data.users[0].pk,
+                "updated_by_id": data.users[0].pk,
+                "created_at": created,
+                "updated_at": world.updated_after(created),
+                "deleted_at": world.now if rng.random() < 0.003 else None,
+                "version": 1,
+            }
+        )
+        for tag in {world.pick(data.tags, tag_cum) for _ in range(int(rng.expovariate(1.5)))}:
+            world.loader(through).add({"company_id": pk, "tag_id": tag})
+        data.company_ids.append(pk)
+        data.company_domains.append(domain)
+    # Contacts per company: Zipf, so a few companies have thousands of people.
+    data.company_cum = _zipf_cum(len(data.company_ids), 0.9)
+    world.loader.flush()
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def _generate_contacts(world: World, data: OrgData, count: int) -> None:
+    from pulse.contacts.models import Consent, Contact, LeadSource, LifecycleStage, email_domain
+
+    rng = world.rng
+    pools = world.pools
+    stages, stage_cum = _weighted(
+        [
+            (LifecycleStage.SUBSCRIBER, 20),
+            (LifecycleStage.LEAD, 35),
+            (LifecycleStage.MARKETING_QUALIFIED, 12),
+            (LifecycleStage.SALES_QUALIFIED, 8),
+            (LifecycleStage.OPPORTUNITY, 6),
+            (LifecycleStage.CUSTOMER, 15),
+            (LifecycleStage.EVANGELIST, 2),
+            (LifecycleStage.OTHER, 2),
+        ]
+    )
+    sources = [s.value for s in LeadSource]
+    consents, consent_cum = _weighted(
+        [(Consent.UNKNOWN, 60), (Consent.OPTED_IN, 30), (Consent.OPTED_OUT, 10)]
+    )
+    free, free_cum = _weighted(FREE_MAIL)
+    countries, country_cum = _weighted(COUNTRIES)
+    tag_cum = _zipf_cum(len(data.tags), 1.0)
+    through = Contact.tags.through
+    writer = world.loader(Contact)
+    org_id = data.org.pk
+    recent: list[dict] = []
+    for _ in range(count):
+        pk = world.uuid()
+        # Some duplicates: the same person entered again (same email, or same name at the
+        # same company with another email).
+        if recent and rng.random() < 0.01:
+            twin = rng.choice(recent)
+            first, last, company_i = twin["first_name"], twin["last_name"], twin["_company"]
+            email = twin["email"] if rng.random() < 0.6 else ""
+        else:
+            first = world.pick(pools.first, pools.first_cum)
+            last = world.pick(pools.last, pools.last_cum)
+            company_i = (
+                bisect.bisect(data.company_cum, rng.random() * data.company_cum[-1])
+                if data.company_ids and rng.random() < 0.85
+                else None
+            )
+            email = ""
+        if not email and rng.random() < 0.93:
+            local = rng.choice(
+                (f"{first}.{last}", f"{first[0]}{last}", f"{first}{rng.randint(1, 999)}")
+            )
+            local = _slug(local.replace(".", "dot")).replace("dot", ".") or "contact"
+            if company_i is not None and rng.random() < 0.75:
+                domain = data.company_domains[company_i]
+            else:
+                domain = world.pick(free, free_cum)
+            if rng.random() < 0.5:
+                local = f"{local}{rng.randint(1, 9999)}"
+            email = f"{local}@{domain}"
+        created = world.created_at()
+        row = {
+            "id": pk,
+            "organization_id": org_id,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "email_domain": email_domain(email),
+            "phone": world.phone() if rng.random() < 0.55 else "",
+            "mobile": world.phone() if rng.random() < 0.35 else "",
+            "title": rng.choice(pools.jobs)[:150] if rng.random() < 0.7 else "",
+            "department": rng.choice(DEPARTMENTS) if rng.random() < 0.4 else "",
+            "company_id": data.company_ids[company_i] if company_i is not None else None,
+            "city": rng.choice(pools.cities) if rng.random() < 0.6 else "",
+            "country": world.pick(countries, country_cum) if rng.random() < 0.7 else "",
+            "lead_source": rng.choice(sources) if rng.random() < 0.8 else "",
+            "lifecycle_stage": world.pick(stages, stage_cum),
+            "email_opt_in": world.pick(consents, consent_cum),
+            "phone_opt_in": world.pick(consents, consent_cum),
+            "sms_opt_in": world.pick(consents, consent_cum),
+            "do_not_contact": rng.random() < 0.02,
+            "birthday": date(rng.randint(1950, 2003), rng.randint(1, 12), rng.randint(1, 28))
+            if rng.random() < 0.15
+            else None,
+            "custom_fields": _custom_values(rng),
+            "assigned_to_id": world.pick(data.users, data.owner_cum).pk
+            if rng.random() < 0.95
+            else None,
+            "created_by_id": data.users[0].pk,
+            "updated_by_id": data.users[0].pk,
+            "created_at": created,
+            "updated_at": world.updated_after(created),
+            "deleted_at": world.now if rng.random() < 0.005 else None,
+            "version": 1,
+        }
+        writer.add(row)
+        if len(recent) < 5000:
+            recent.append({**row, "_company": company_i})
+        elif rng.random() < 0.01:
+            recent[rng.randrange(5000)] = {**row, "_company": company_i}
+        for tag in {world.pick(data.tags, tag_cum) for _ in range(int(rng.expovariate(0.9)))}:
+            world.loader(through).add({"contact_id": pk, "tag_id": tag})
+    world.loader.flush()
+
+
+def _custom_values(rng: random.Random) -> dict:
+    values = {}
+    if rng.random() < 0.4:
+        values["tier"] = rng.choice(("gold", "silver", "silver", "bronze", "bronze", "bronze"))
+    if rng.random() < 0.25:
+        values["budget"] = int(rng.lognormvariate(9, 1.2))
+    if rng.random() < 0.3:
+        values["newsletter"] = rng.random() < 0.5
+    if rng.random() < 0.1:
+        values["renewal"] = (date(2024, 1, 1) + timedelta(days=rng.randint(0, 1000))).isoformat()
+    return values
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def bench_org_slugs() -> tuple[str, ...]:
+    return (BIG_ORG_SLUG, *SMALL_ORGS)
+
+
+def reset() -> None:
+    """Remove an earlier generated set (its organizations, their rows and their users)."""
+    from django.db import connection, transaction
+
+    from pulse.accounts.models import Organization, User
+
+    orgs = list(
+        Organization.objects.filter(slug__in=bench_org_slugs()).values_list("pk", flat=True)
+    )
+    if not orgs:
+        return
+    if connection.vendor == "postgresql":
+        in_orgs, params = "= ANY(%s)", [orgs]
+    else:
+        in_orgs, params = f"IN ({','.join('%s' for _ in orgs)})", [o.hex for o in orgs]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        existing = set(connection.introspection.table_names(cursor))
+        models_ = [m for m in _tenant_models_leaf_first() if m._meta.db_table in existing]
+        for model in models_:
+            for through in _m2m_throughs(model):
+                if through._meta.db_table not in existing:
+                    continue
+                cursor.execute(
+                    f"DELETE FROM {through._meta.db_table} WHERE {_through_column(through, model)}"
+                    f" IN (SELECT id FROM {model._meta.db_table} WHERE organization_id {in_orgs})",
+                    params,
+                )
+        for model in models_:
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE organization_id {in_orgs}", params
+            )
+        user_ids = list(
+            User.objects.filter(memberships__isnull=True, last_organization__in=orgs).values_list(
+                "pk", flat=True
+            )
+        )
+        # Raw deletes: the ORM's cascade would also visit tables of apps not migrated here.
+        user_marks = ",".join("%s" for _ in user_ids) or "NULL"
+        cursor.execute(f"DELETE FROM accounts_user WHERE id IN ({user_marks})", user_ids)
+        cursor.execute(f"DELETE FROM accounts_organization WHERE id {in_orgs}", params)
+
+
+def _tenant_models_leaf_first() -> list:
+    from django.apps import apps
+
+    from pulse.core.models import TenantScopedModel
+
+    tenant = [
+        m
+        for m in apps.get_models()
+        if issubclass(m, TenantScopedModel) and not m._meta.proxy and m._meta.managed
+    ]
+    # Children before the rows they point at; the bench tables are few, so a simple
+    # "models referencing others last-deleted" order suffices (constraints are deferred).
+    return sorted(tenant, key=lambda m: -len([f for f in m._meta.concrete_fields if f.is_relation]))
+
+
+def _m2m_throughs(model) -> list:
+    return [
+        f.remote_field.through
+        for f in model._meta.local_many_to_many
+        if f.remote_field.through._meta.auto_created
+    ]
+
+
+def _through_column(through, model) -> str:
+    for f in through._meta.concrete_fields:
+        if f.is_relation and f.related_model is model:
+            return f.column
+    raise LookupError(model)
+
+
+@dataclass
+class Summary:
+    size: str
+    seed: int
+    contacts: int
+    companies: int
+    seconds: float
+    rows: dict[str, int]
+
+
+def generate(
+    *,
+    size: str = "small",
+    seed: int = 1,
+    contacts: int | None = None,
+    companies: int | None = None,
+    do_reset: bool = False,
+    out=print,
+) -> Summary:
+    """Fill the database; returns what was written and how long it took."""
+    from django.db import connection
+
+    from pulse.accounts.models import Organization
+    from pulse.contacts.models import Company, Contact
+
+    from .loader import Loader, analyze
+
+    n_contacts, n_companies = SIZES[size]
+    n_contacts = contacts if contacts is not None else n_contacts
+    n_companies = companies if companies is not None else n_companies
+    started = time.perf_counter()
+    if do_reset:
+        reset()
+        out(f"reset: {time.perf_counter() - started:.1f} s")
+    elif Organization.objects.filter(slug__in=bench_org_slugs()).exists():
+        raise SystemExit("A generated set is already here: add --reset to replace it.")
+    rng = random.Random(seed)
+    loader = Loader()
+    world = World(
+        rng=rng,
+        pools=Pools.build(rng),
+        now=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+        loader=loader,
+    )
+    plan = [(BIG_ORG_SLUG, "Bench Big Corp", 25, n_contacts, n_companies)] + [
+        (
+            slug,
+            f"Bench Small {i + 1}",
+            3,
+            max(1, n_contacts // SMALL_ORG_SHARE),
+            max(1, n_companies // SMALL_ORG_SHARE),
+        )
+        for i, slug in enumerate(SMALL_ORGS)
+    ]
+    for slug, name, members, org_contacts, org_companies in plan:
+        step = time.perf_counter()
+        data = _make_org(world, slug, name, members)
+        _make_tags_and_fields(world, data, 30 if slug == BIG_ORG_SLUG else 8)
+        _generate_companies(world, data, org_companies)
+        out(f"{slug}: {org_companies:,} companies in {time.perf_counter() - step:.1f} s")
+        step = time.perf_counter()
+        _generate_contacts(world, data, org_contacts)
+        out(f"{slug}: {org_contacts:,} contacts in {time.perf_counter() - step:.1f} s")
+    loader.flush()
+    step = time.perf_counter()
+    analyze([Company, Contact, Contact.tags.through, Company.tags.through])
+    out(f"analyze: {time.perf_counter() - step:.1f} s ({connection.vendor})")
+    seconds = time.perf_counter() - started
+    summary = Summary(
+        size=size,
+        seed=seed,
+        contacts=n_contacts,
+        companies=n_companies,
+        seconds=round(seconds, 1),
+        rows=loader.counts(),
+    )
+    out(f"done in {seconds:.1f} s: {summary.rows}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench generate", description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--contacts", type=int, help="override the preset's contact count")
+    parser.add_argument("--companies", type=int, help="override the preset's company count")
+    parser.add_argument("--reset", action="store_true", help="remove an earlier generated set")
+    args = parser.parse_args(argv)
+    setup_django()
+    generate(
+        size=args.size,
+        seed=args.seed,
+        contacts=args.contacts,
+        companies=args.companies,
+        do_reset=args.reset,
+    )
+    return 0

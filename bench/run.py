@@ -1,0 +1,510 @@
+"""The benchmark suite: ``make bench`` (= ``python -m bench``).
+
+Starts gunicorn (``pulse.wsgi``, 2 workers, 127.0.0.1, a free port) against
+``DATABASE_URL`` with ``PULSE_BENCH=1`` (responses then carry ``Server-Timing`` and
+``X-Query-Count``), signs in through the login page as the generated organization's
+owner and makes a personal API token, then times every scenario: a warm-up, then
+``--requests`` requests, reading the server's own time from ``Server-Timing``. Prints one
+table (operation, data size, p50, p95, queries per request, target, pass/fail, and
+each p95 as a multiple of the floor row: a trivial authenticated JSON endpoint) and
+writes the same as JSON to ``bench/results/<timestamp>.json``.
+
+Needs generated data: ``python -m bench generate --size large`` (PostgreSQL) or
+``--size medium`` (SQLite) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from . import BIG_ORG_SLUG, OWNER_EMAIL, PASSWORD, RESULTS_DIR, ROOT, setup_django
+
+# Targets in ms of server time at p95, by database (issue 3); None: measured, no target.
+TARGETS = {
+    "postgresql": {"list": 50, "search": 50, "detail": 30, "import": 60_000},
+    "sqlite": {"list": 150, "search": 150, "detail": 150, "import": None},
+}
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str | list[str]  # one path, or several used in turn
+    kind: str | None = None  # key into TARGETS; None = informational
+    auth: str = "session"  # or "token"
+    size: str = ""
+    htmx: bool = False
+
+
+@dataclass
+class Result:
+    operation: str
+    data_size: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    client_p95_ms: float
+    queries: float | None
+    target_ms: float | None
+    passed: bool | None
+    floor_ratio: float | None = None
+    errors: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Server:
+    """gunicorn on 127.0.0.1:<free port>, stopped on exit."""
+
+    def __init__(self, workers: int = 2):
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "PULSE_BENCH": "1",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "pulse.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, _, _ = request(self.port, "GET", "/health/")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit("gunicorn exited; see its output above")
+            time.sleep(0.3)
+        self.stop()
+        raise SystemExit("gunicorn did not answer /health/ within 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(port, method, path, *, headers=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, dict(response.getheaders()), data
+    finally:
+        conn.close()
+
+
+def _cookies(headers: dict, jar: dict) -> None:
+    for key, value in headers.items():
+        if key.lower() == "set-cookie":
+            cookie = SimpleCookie()
+            cookie.load(value)
+            for name, morsel in cookie.items():
+                jar[name] = morsel.value
+
+
+def login(port: int) -> str:
+    """Sign in through the login form; returns the Cookie header value."""
+    jar: dict[str, str] = {}
+    status, headers, body = request(port, "GET", "/login/")
+    _cookies(headers, jar)
+    match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    if status != 200 or not match:
+        raise SystemExit(f"login page answered {status}")
+    form = urlencode(
+        {
+            "csrfmiddlewaretoken": match.group(1).decode(),
+            "username": OWNER_EMAIL,
+            "password": PASSWORD,
+        }
+    )
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    status, headers, _ = request(
+        port,
+        "POST",
+        "/login/",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "Referer": f"http://127.0.0.1:{port}/login/",
+        },
+    )
+    _cookies(headers, jar)
+    if status != 302 or "sessionid" not in jar:
+        raise SystemExit(f"signing in as {OWNER_EMAIL} failed ({status}); generate data first")
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
+
+
+def time_scenario(port, scenario: Scenario, auth_headers: dict, n: int, warmup: int):
+    paths = scenario.path if isinstance(scenario.path, list) else [scenario.path]
+    headers = dict(auth_headers[scenario.auth])
+    if scenario.htmx:
+        headers["HX-Request"] = "true"
+    server, client, queries, errors = [], [], [], 0
+    for i in range(warmup + n):
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        status, response_headers, _ = request(port, "GET", path, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            errors += 1
+            if errors <= 3:
+                print(f"  ! {scenario.name}: {path} answered {status}", file=sys.stderr)
+        if i < warmup:
+            continue
+        match = SERVER_TIMING.search(response_headers.get("Server-Timing", ""))
+        server.append(float(match.group(1)) if match else elapsed)
+        client.append(elapsed)
+        if "X-Query-Count" in response_headers:
+            queries.append(int(response_headers["X-Query-Count"]))
+    return server, client, queries, errors
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+# --- the data the scenarios use --------------------------------------------------------------
+
+
+def sample_data(seed: int, samples: int) -> dict:
+    """Counts, sample records and search terms from the generated big organization."""
+    import phonenumbers
+    from django.db.models import Count
+
+    from pulse.accounts.models import Organization
+    from pulse.contacts.models import Company, Contact
+    from pulse.core.tenancy import tenant_context
+
+    try:
+        org = Organization.objects.get(slug=BIG_ORG_SLUG)
+    except Organization.DoesNotExist:
+        raise SystemExit("No generated data: run `python -m bench generate --size ...` first.")
+    rng = random.Random(seed)
+    with tenant_context(org):
+        contacts = Contact.objects.all()
+        n_contacts = contacts.count()
+        n_companies = Company.objects.count()
+        picked = []
+        while len(picked) < samples:
+            pivot = f"{rng.getrandbits(128):032x}"
+            row = (
+                contacts.filter(pk__gte=pivot, company__isnull=False)
+                .exclude(email="")
+                .select_related("company")
+                .order_by("pk")
+                .first()
+            )
+            if row is not None and row.pk not in {p.pk for p in picked}:
+                picked.append(row)
+        phones = [c.phone or c.mobile for c in picked if c.phone or c.mobile]
+        if not phones:
+            phones = list(
+                contacts.exclude(phone="").order_by("pk").values_list("phone", flat=True)[:5]
+            )
+        national = [
+            phonenumbers.format_number(
+                phonenumbers.parse(p), phonenumbers.PhoneNumberFormat.NATIONAL
+            )
+            for p in phones
+        ]
+        parents = list(
+            Company.objects.filter(children__isnull=False)
+            .annotate(n=Count("children"))
+            .order_by("-n", "pk")
+            .values_list("pk", flat=True)[:samples]
+        )
+    company_words = [
+        next((w for w in c.company.name.split() if len(w) >= 4), c.company.name) for c in picked
+    ]
+    return {
+        "org": org,
+        "contacts": n_contacts,
+        "companies": n_companies,
+        "contact_ids": [str(c.pk) for c in picked],
+        "names": [f"{c.first_name} {c.last_name}" for c in picked],
+        "last_prefixes": [c.last_name[:4] for c in picked],
+        "emails": [c.email for c in picked],
+        "phones": national,
+        "company_words": company_words,
+        "parent_ids": [str(pk) for pk in parents],
+    }
+
+
+def scenarios(data: dict) -> list[Scenario]:
+    def q(path, **params):
+        return f"{path}?{urlencode(params)}"
+
+    c = f"{data['contacts']:,} contacts"
+    co = f"{data['companies']:,} companies"
+    return [
+        Scenario("floor: GET /api/crm/me/ (token)", "/api/crm/me/", None, "token", "-"),
+        Scenario("contact list page", "/contacts/", "list", size=c),
+        Scenario(
+            "contact list sorted + filtered",
+            [
+                q("/contacts/", ordering="-created_at", lifecycle_stage="customer"),
+                q("/contacts/", ordering="email", country="DE"),
+                q("/contacts/", ordering="company", page="3"),
+            ],
+            "list",
+            size=c,
+        ),
+        Scenario("contact list page 200", q("/contacts/", page="200"), "list", size=c),
+        Scenario(
+            "contact search: full name",
+            [q("/contacts/", search=n) for n in data["names"]],
+            "search",
+            size=c,
+        ),
+        Scenario(
+            "contact search: email",
+            [q("/contacts/", search=e) for e in data["emails"]],
+            "search",
+            size=c,
+        ),
+        Scenario(
+            "contact search: phone (national format)",
+            [q("/contacts/", search=p) for p in data["phones"]],
+            "search",
+            size=c,
+        ),
+        Scenario(
+            "contact search: company name word",
+            [q("/contacts/", search=w) for w in data["company_words"]],
+            "search",
+            size=c,
+        ),
+        Scenario(
+            "contact search: common last name (smith)",
+            q("/contacts/", search="smith"),
+            "search",
+            size=c,
+        ),
+        Scenario(
+            "global search as you type (htmx)",
+            [f"/search/?q={quote(p)}" for p in data["last_prefixes"]],
+            "search",
+            size=f"{c}, {co}",
+            htmx=True,
+        ),
+        Scenario(
+            "global search: full name",
+            [f"/search/?q={quote(n)}" for n in data["names"]],
+            "search",
+            size=f"{c}, {co}",
+            htmx=True,
+        ),
+        Scenario(
+            "contact detail",
+            [f"/contacts/{pk}/" for pk in data["contact_ids"]],
+            "detail",
+            size=c,
+        ),
+        Scenario("company list page", "/companies/", None, size=co),
+        Scenario(
+            "company detail with hierarchy",
+            [f"/companies/{pk}/" for pk in data["parent_ids"]] or ["/companies/"],
+            None,
+            size=co,
+        ),
+        Scenario("API contacts list", "/api/crm/contacts/", None, "token", c),
+        Scenario(
+            "API contacts search",
+            [q("/api/crm/contacts/", search=n) for n in data["names"]],
+            "search",
+            "token",
+            c,
+        ),
+    ]
+
+
+def run_import_benchmark(rows: int, vendor: str) -> Result | None:
+    """H4's import benchmark (bench/bench_import.py: run(rows) -> dict), when present."""
+    try:
+        from . import bench_import
+    except ImportError:
+        return None
+    started = time.perf_counter()
+    outcome = bench_import.run(rows) or {}
+    seconds = float(outcome.get("seconds", time.perf_counter() - started))
+    target = TARGETS[vendor]["import"]
+    return Result(
+        operation="import CSV (dedupe on)",
+        data_size=f"{rows:,} rows",
+        requests=1,
+        p50_ms=round(seconds * 1000, 1),
+        p95_ms=round(seconds * 1000, 1),
+        client_p95_ms=round((time.perf_counter() - started) * 1000, 1),
+        queries=None,
+        target_ms=target,
+        passed=None if target is None else seconds * 1000 < target,
+        extra={k: v for k, v in outcome.items() if isinstance(v, int | float | str)},
+    )
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def print_table(results: list[Result], vendor: str) -> None:
+    headers = ["operation", "data size", "p50 ms", "p95 ms", "q/req", "target", "x floor", "ok"]
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                r.operation,
+                r.data_size,
+                f"{r.p50_ms:.1f}",
+                f"{r.p95_ms:.1f}",
+                "-" if r.queries is None else f"{r.queries:.0f}",
+                "-" if r.target_ms is None else f"< {r.target_ms:g}",
+                "-" if r.floor_ratio is None else f"{r.floor_ratio:.1f}",
+                "-" if r.passed is None else ("PASS" if r.passed else "FAIL"),
+            ]
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(f"\nPulseCRM benchmarks on {vendor} (server time from Server-Timing)\n")
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per scenario")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=10, help="sample records per scenario")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", default="", help="run scenarios whose name contains this")
+    parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--skip-import", action="store_true")
+    args = parser.parse_args(argv)
+
+    setup_django()
+    from django.db import connection
+
+    from pulse.accounts.models import User
+    from pulse.accounts.services import api_token_create, api_token_revoke
+
+    vendor = connection.vendor
+    data = sample_data(args.seed, args.samples)
+    owner = User.objects.get(email=OWNER_EMAIL)
+    token, raw_key = api_token_create(user=owner, org=data["org"], name="bench")
+    connection.close()  # gunicorn's workers have the database to themselves
+    server = Server(workers=args.workers)
+    results: list[Result] = []
+    try:
+        auth = {
+            "session": {"Cookie": login(server.port)},
+            "token": {"Authorization": f"Token {raw_key}"},
+        }
+        for scenario in scenarios(data):
+            if (
+                args.only
+                and args.only not in scenario.name
+                and not scenario.name.startswith("floor")
+            ):
+                continue
+            server_ms, client_ms, queries, errors = time_scenario(
+                server.port, scenario, auth, args.requests, args.warmup
+            )
+            target = TARGETS[vendor].get(scenario.kind) if scenario.kind else None
+            p95 = percentile(server_ms, 95)
+            results.append(
+                Result(
+                    operation=scenario.name,
+                    data_size=scenario.size,
+                    requests=len(server_ms),
+                    p50_ms=round(percentile(server_ms, 50), 1),
+                    p95_ms=round(p95, 1),
+                    client_p95_ms=round(percentile(client_ms, 95), 1),
+                    queries=statistics.mean(queries) if queries else None,
+                    target_ms=target,
+                    passed=None if target is None else (p95 < target and errors == 0),
+                    errors=errors,
+                )
+            )
+            print(f"  {scenario.name}: p95 {p95:.1f} ms", file=sys.stderr)
+    finally:
+        server.stop()
+        api_token_revoke(token=token, actor=owner)
+    floor = results[0].p95_ms if results and results[0].operation.startswith("floor") else None
+    for r in results:
+        if floor:
+            r.floor_ratio = round(r.p95_ms / floor, 1)
+    if not args.skip_import and vendor == "postgresql":
+        imported = run_import_benchmark(args.import_rows, vendor)
+        if imported is not None:
+            results.append(imported)
+    print_table(results, vendor)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS_DIR / f"{stamp}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "when": stamp,
+                "database": vendor,
+                "contacts": data["contacts"],
+                "companies": data["companies"],
+                "requests": args.requests,
+                "workers": args.workers,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    failed = [r for r in results if r.passed is False]
+    return 1 if failed else 0

@@ -1,0 +1,204 @@
+"""Contact and company search: matching, ranking, phone digits, companies, tenancy, and
+the capped counts of list pages (pulse/contacts/search.py, pulse/core/views.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from pulse.contacts.models import Company, Contact
+from pulse.contacts.search import parse_query, ranked_search, search_filter
+from pulse.core.tenancy import tenant_context
+from pulse.core.testing import api_client, web_client
+from pulse.core.views import CappedCountPaginator
+from tests.contacts.factories import make_company, make_contact
+
+pytestmark = pytest.mark.django_db
+
+
+def _names(rows) -> list[str]:
+    return [str(r) for r in rows]
+
+
+@pytest.fixture
+def people(org, owner):
+    with tenant_context(org, actor=owner):
+        northwind = make_company(
+            org, owner, name="Northwind Traders", website="https://northwind.example"
+        )
+        return {
+            "canada": make_contact(
+                org, owner, first_name="Canada", last_name="Dry", email="cd@drinks.example"
+            ),
+            "ada": make_contact(
+                org, owner, first_name="Ada", last_name="Lovelace", email="ada@analytical.example"
+            ),
+            "adam": make_contact(
+                org, owner, first_name="Adam", last_name="Zed", email="az@zed.example"
+            ),
+            "grace": make_contact(
+                org,
+                owner,
+                first_name="Grace",
+                last_name="Hopper",
+                email="grace@navy.example",
+                phone="+35921234567",
+                company=northwind,
+            ),
+            "northwind": northwind,
+        }
+
+
+def _search(org, owner, query, limit=5):
+    with tenant_context(org, actor=owner):
+        return ranked_search(Contact.objects.restrict(owner, "view"), query, limit)
+
+
+def _filter(org, owner, query):
+    with tenant_context(org, actor=owner):
+        return set(_names(search_filter(Contact.objects.restrict(owner, "view"), query)))
+
+
+def test_prefix_matches_come_before_substring_matches(org, owner, people):
+    rows = _search(org, owner, "ada")
+
+    # "Ada" and "Adam" start a word; "Canada" only contains it.
+    assert _names(rows) == ["Ada Lovelace", "Adam Zed", "Canada Dry"]
+
+
+def test_every_word_must_match(org, owner, people):
+    assert _names(_search(org, owner, "ada love")) == ["Ada Lovelace"]
+    assert _filter(org, owner, "love ada") == {"Ada Lovelace"}
+    assert _filter(org, owner, "ada hopper") == set()
+
+
+def test_short_words_match_the_start_of_a_word_only(org, owner, people):
+    assert _filter(org, owner, "ad") == {"Ada Lovelace", "Adam Zed"}
+    assert _filter(org, owner, "ho") == {"Grace Hopper"}
+    assert _filter(org, owner, "op") == set()
+
+
+def test_email_finds_its_contact_first(org, owner, people):
+    assert _names(_search(org, owner, "grace@navy.example")) == ["Grace Hopper"]
+    assert _filter(org, owner, "analytical") == {"Ada Lovelace"}
+
+
+def test_phone_digits_in_any_format_find_the_e164_number(org, owner, people):
+    for typed in ("02 123 4567", "+359 2 123 4567", "(2) 123-4567", "1234567"):
+        assert _filter(org, owner, typed) == {"Grace Hopper"}, typed
+    assert _filter(org, owner, "999 888") == set()
+
+
+def test_company_name_finds_its_people(org, owner, people):
+    assert _filter(org, owner, "northwind") == {"Grace Hopper"}
+    assert _names(_search(org, owner, "northwind")) == ["Grace Hopper"]
+    assert _filter(org, owner, "traders grace") == {"Grace Hopper"}
+
+
+def test_search_never_crosses_organizations(org, owner, other_org, other_owner, people):
+    with tenant_context(other_org, actor=other_owner):
+        make_contact(
+            other_org, other_owner, first_name="Ada", last_name="Other", email="x@y.example"
+        )
+
+    assert "Ada Other" not in _filter(org, owner, "ada")
+    assert "Ada Other" not in _names(_search(org, owner, "ada"))
+
+
+def test_a_one_letter_typo_still_finds_the_contact_on_postgresql(org, owner, people):
+    rows = _names(_search(org, owner, "lovelade"))
+
+    # Trigram similarity is PostgreSQL's; SQLite finds nothing for a misspelt name.
+    assert rows == (["Ada Lovelace"] if connection.vendor == "postgresql" else [])
+
+
+def test_companies_rank_prefix_first_and_match_domain(org, owner):
+    with tenant_context(org, actor=owner):
+        make_company(org, owner, name="Acme", website="https://acme.example")
+        make_company(org, owner, name="Big Acme Holdings")
+        make_company(org, owner, name="Tacmeo")
+        rows = ranked_search(Company.objects.restrict(owner, "view"), "acme")
+        by_domain = search_filter(Company.objects.restrict(owner, "view"), "acme.example")
+
+    assert _names(rows) == ["Acme", "Big Acme Holdings", "Tacmeo"]
+    assert _names(by_domain) == ["Acme"]
+
+
+def test_parse_query_splits_words_and_recognises_phone_numbers():
+    assert parse_query("  Ada   Love ").words == ("Ada", "Love")
+    assert parse_query("0888 123 456").digits == "888123456"
+    assert parse_query("+1 (555) 010-2030").digits == "15550102030"
+    assert parse_query("12").digits == ""
+    assert parse_query("a b c d e f g").words == ("a", "b", "c", "d", "e")
+    assert parse_query("").empty
+
+
+def test_list_page_and_api_search_use_the_same_matching(org, owner, people):
+    page = web_client(owner, org).get(reverse("contacts:contact_list"), {"search": "northwind"})
+    api = api_client(owner, org).get("/api/crm/contacts/", {"search": "02 123 4567"})
+
+    assert page.status_code == 200
+    assert _names(page.context["object_list"]) == ["Grace Hopper"]
+    assert api.status_code == 200
+    assert [r["last_name"] for r in api.json()["results"]] == ["Hopper"]
+
+
+def test_global_search_lists_contacts_and_companies_best_first(org, owner, people):
+    response = web_client(owner, org).get(reverse("core:search"), {"q": "north"})
+
+    assert response.status_code == 200
+    groups = {
+        str(entry.label): [str(row) for row, *_ in rows]
+        for entry, rows in response.context["groups"]
+    }
+    assert groups == {"Contacts": ["Grace Hopper"], "Companies": ["Northwind Traders"]}
+
+
+# --- capped counts ----------------------------------------------------------------------------
+
+
+def test_paginator_counts_exactly_up_to_the_cap(org, owner, people):
+    with tenant_context(org, actor=owner):
+        paginator = CappedCountPaginator(
+            Contact.objects.order_by("last_name", "pk"), 2, count_cap=10
+        )
+
+        assert paginator.count == 4
+        assert paginator.count_is_capped is False
+        assert paginator.num_pages == 2
+
+
+def test_paginator_beyond_the_cap_pages_with_next_and_previous(org, owner, people):
+    with tenant_context(org, actor=owner):
+        paginator = CappedCountPaginator(
+            Contact.objects.order_by("last_name", "pk"), 1, count_cap=2
+        )
+
+        assert paginator.count == 2
+        assert paginator.count_is_capped is True
+        third = paginator.page(3)
+        last = paginator.page(4)
+        assert _names(third.object_list) == ["Ada Lovelace"]
+        assert third.has_next() is True and third.has_previous() is True
+        assert _names(last.object_list) == ["Adam Zed"]
+        assert last.has_next() is False
+        assert (last.start_index(), last.end_index()) == (4, 4)
+        assert _names(paginator.get_page(9).object_list) == ["Canada Dry"]
+
+
+def test_list_page_shows_a_capped_count_and_pages_on(org, owner, people, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 2)
+    client = web_client(owner, org)
+
+    url = reverse("contacts:contact_list")
+    first = client.get(url, {"page_size": 1, "ordering": "name"})
+    fourth = client.get(url, {"page_size": 1, "ordering": "name", "page": 4})
+    beyond = client.get(url, {"page_size": 1, "ordering": "name", "page": 5})
+
+    assert first.status_code == 200
+    assert first.context["page_obj"].paginator.count_is_capped is True
+    assert "1–1 of 2+" in first.content.decode()
+    assert _names(fourth.context["object_list"]) == ["Adam Zed"]
+    assert fourth.context["page_obj"].has_next() is False
+    assert beyond.status_code == 404
