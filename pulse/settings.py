@@ -222,6 +222,11 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Requests larger than this are refused with 400 before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024))
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Imports: uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE stream to a temporary file and
+# are then copied to MEDIA_ROOT/imports/ in chunks (never read whole into memory);
+# files above this size are refused with a clear message (a 1,000,000-row CSV is ~150 MB).
+IMPORT_MAX_FILE_SIZE = int(os.environ.get("IMPORT_MAX_FILE_SIZE", 512 * 1024 * 1024))
+FILE_UPLOAD_PERMISSIONS = 0o640
 MAX_LOGO_SIZE = 1024 * 1024
 
 # --- REST API -----------------------------------------------------------------

@@ -60,6 +60,8 @@ def describe_changes(entry, names: dict | None = None) -> list[ChangeRow]:
     model = entry.content_type.model_class() if entry.content_type_id else None
     rows: list[ChangeRow] = []
     for name, pair in (entry.changes or {}).items():
+        if name.startswith("_"):  # bookkeeping (a merge's moved rows), not a field
+            continue
         old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
         field = _model_field(model, name)
         label = str(field.verbose_name).capitalize() if field is not None else name

@@ -11,6 +11,7 @@ import decimal
 import uuid
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -31,7 +32,7 @@ def jsonable(value):
         return str(value)
     if isinstance(value, dict | list):
         return value
-    if hasattr(value, "name") and hasattr(value, "url"):  # FieldFile
+    if isinstance(value, FieldFile):  # hasattr(value, "url") raises on an empty file
         return value.name or None
     return str(value)
 

@@ -7,33 +7,31 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, validate_email
 from django.db import models
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from pulse.core.countries import COUNTRY_CHOICES
-from pulse.core.models import TenantModel
+from pulse.core.models import TenantManager, TenantModel
 from pulse.extras.models import CustomFieldsModel
 
-PHONE_CHARACTERS = re.compile(r"^[0-9+()\-./\s]*$")
+from .phones import INVALID_PHONE, is_e164
+
 MAX_HIERARCHY_DEPTH = 50
 
 
 def validate_phone(value: str) -> None:
-    """A phone number is 7 to 15 digits with the usual separators.
+    """A stored phone number is E.164 (``+35921234567``, maybe ``;ext=12``).
 
-    Issue 3 replaces this with ``phonenumbers`` parsing and E.164 storage.
+    The services parse what people type with ``phonenumbers`` and the organization's
+    country before saving (``pulse.contacts.phones``); this check stops anything that
+    bypasses them from storing free text.
     """
-    if not value:
-        return
-    digits = sum(ch.isdigit() for ch in value)
-    if not PHONE_CHARACTERS.match(value) or not 7 <= digits <= 15:
-        raise ValidationError(
-            _("Enter a phone number of 7 to 15 digits, e.g. +359 2 123 4567."),
-            code="invalid_phone",
-        )
+    if value and not is_e164(value):
+        raise ValidationError(INVALID_PHONE, code="invalid_phone")
 
 
 validate_currency = RegexValidator(
@@ -117,6 +115,73 @@ def domain_from_website(website: str) -> str:
     host = urlsplit(website if "//" in website else f"//{website}").hostname or ""
     host = host.lower()
     return host[4:] if host.startswith("www.") else host
+
+
+# --- further email addresses of a contact ----------------------------------------------
+
+# Labels offered for further emails; any other short text is accepted as a label too.
+EMAIL_LABELS = (("work", _("Work")), ("home", _("Home")), ("other", _("Other")))
+MAX_EMAIL_LABEL_LENGTH = 30
+MAX_OTHER_EMAILS = 20
+
+
+def clean_other_emails(value, primary: str = "") -> list[dict[str, str]]:
+    """``[{"label", "email"}]`` checked and tidied: stripped, known labels lower-cased, an
+    empty label made ``other``; refuses bad addresses, long labels, repeats (ignoring
+    case) and the primary address. Raises ``ValidationError`` with every problem.
+    """
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(
+            _("Give a list of {label, email} entries."), code="invalid_other_emails"
+        )
+    if len(value) > MAX_OTHER_EMAILS:
+        raise ValidationError(
+            _("A contact can have at most %(n)d further emails.") % {"n": MAX_OTHER_EMAILS},
+            code="too_many_emails",
+        )
+    known = {key for key, _label in EMAIL_LABELS}
+    seen = {primary.strip().lower()} if primary else set()
+    cleaned, errors = [], []
+    for item in value:
+        if isinstance(item, str):
+            item = {"email": item}
+        if not isinstance(item, dict) or set(item) - {"label", "email"}:
+            errors.append(_("Give each further email as {label, email}."))
+            continue
+        email = str(item.get("email") or "").strip()
+        label = str(item.get("label") or "").strip()
+        if label.lower() in known or not label:
+            label = label.lower() or "other"
+        if not email:
+            errors.append(_("Enter the address of each further email."))
+            continue
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(_("“%(email)s” is not a valid email address.") % {"email": email})
+            continue
+        if len(email) > 254:
+            errors.append(_("“%(email)s” is too long.") % {"email": email[:40]})
+            continue
+        if len(label) > MAX_EMAIL_LABEL_LENGTH:
+            errors.append(
+                _("Keep the label of “%(email)s” to %(n)d characters.")
+                % {"email": email, "n": MAX_EMAIL_LABEL_LENGTH}
+            )
+            continue
+        if email.lower() in seen:
+            if primary and email.lower() == primary.strip().lower():
+                errors.append(_("“%(email)s” is already the primary email.") % {"email": email})
+            else:
+                errors.append(_("“%(email)s” is listed twice.") % {"email": email})
+            continue
+        seen.add(email.lower())
+        cleaned.append({"label": label, "email": email})
+    if errors:
+        raise ValidationError(errors, code="invalid_other_emails")
+    return cleaned
 
 
 class SizeBand(models.TextChoices):
@@ -402,6 +467,198 @@ class Contact(AddressFields, CustomFieldsModel, TenantModel):
                 {"last_name": _("Give the contact a name or an email address.")},
                 code="required",
             )
+        try:
+            self.other_emails = clean_other_emails(self.other_emails, self.email or "")
+        except ValidationError as exc:
+            raise ValidationError({"other_emails": exc.error_list}) from None
         if self.company_id is not None and self.company.organization_id != self.organization_id:
             raise ValidationError({"company": _("Choose a company of this organization.")})
         _check_assignee(self)
+
+    @property
+    def all_emails(self) -> list[tuple[str, str]]:
+        """(label, address) of the primary and every further email, for display."""
+        labels = dict(EMAIL_LABELS)
+        emails = [(str(_("Primary")), self.email)] if self.email else []
+        for item in self.other_emails or []:
+            if isinstance(item, dict) and item.get("email"):
+                label = item.get("label") or "other"
+                emails.append((str(labels.get(label, label)), item["email"]))
+        return emails
+
+
+# --- relationships between contacts ---------------------------------------------------
+
+
+class RelationshipKind(models.TextChoices):
+    """How ``from_contact`` relates to ``to_contact`` (the label reads from → to)."""
+
+    REPORTS_TO = "reports_to", _("Reports to")
+    ASSISTANT_OF = "assistant_of", _("Assistant of")
+    REFERRED_BY = "referred_by", _("Referred by")
+    SPOUSE = "spouse", _("Spouse of")
+    OTHER = "other", _("Related to")
+
+
+# The same relationship read from the other side: A "reports to" B is B "manages" A.
+INVERSE_LABELS = {
+    RelationshipKind.REPORTS_TO: _("Manages"),
+    RelationshipKind.ASSISTANT_OF: _("Has assistant"),
+    RelationshipKind.REFERRED_BY: _("Referred"),
+    RelationshipKind.SPOUSE: _("Spouse of"),
+    RelationshipKind.OTHER: _("Related to"),
+}
+# Kinds that read the same both ways: B→A repeats an existing A→B.
+SYMMETRIC_KINDS = frozenset({RelationshipKind.SPOUSE, RelationshipKind.OTHER})
+
+
+class ContactRelationshipManager(TenantManager):
+    """Relationships of the current organization, minus those of contacts in the trash
+    (they come back with the contact)."""
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .filter(from_contact__deleted_at__isnull=True, to_contact__deleted_at__isnull=True)
+        )
+
+
+class ContactRelationship(TenantModel):
+    """One contact's tie to another: reports to, assistant of, referred by, spouse, other.
+
+    Shown on both contacts' pages, with the inverse wording on ``to_contact``'s
+    (``INVERSE_LABELS``). A contact moved to the trash keeps its relationships; they are
+    hidden (``objects`` leaves them out) until it is restored.
+    """
+
+    from_contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="relationships_from",
+        verbose_name=_("contact"),
+    )
+    to_contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="relationships_to",
+        verbose_name=_("related contact"),
+    )
+    kind = models.CharField(_("relationship"), max_length=20, choices=RelationshipKind.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    objects = ContactRelationshipManager()
+    trash = TenantManager(deleted=True)
+
+    class Meta:
+        verbose_name = _("contact relationship")
+        verbose_name_plural = _("contact relationships")
+        ordering = ["kind", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "from_contact", "to_contact", "kind"],
+                condition=Q(deleted_at__isnull=True),
+                name="contactrelationship_unique_live",
+                violation_error_message=_("These contacts already have this relationship."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_contact=F("to_contact")),
+                name="contactrelationship_not_self",
+                violation_error_message=_("A contact cannot be related to itself."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_contact", "kind"], name="contactrel_from"),
+            models.Index(fields=["to_contact", "kind"], name="contactrel_to"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_contact} – {self.get_kind_display().lower()} – {self.to_contact}"
+
+    def get_absolute_url(self) -> str:
+        return self.from_contact.get_absolute_url()
+
+    @classmethod
+    def restrict_for(cls, qs, membership, action):
+        """Relationships follow their contacts: with team visibility, both must be visible."""
+        from pulse.accounts.models import RecordVisibility
+
+        if membership.organization.record_visibility != RecordVisibility.TEAM:
+            return qs
+        if membership.is_admin:
+            return qs
+        visible = Contact.objects.restrict(membership.user, "view").values("pk")
+        return qs.filter(from_contact__in=visible, to_contact__in=visible)
+
+    def label_for(self, contact) -> str:
+        """The wording on ``contact``'s page: "Reports to" on A's, "Manages" on B's."""
+        if contact.pk == self.to_contact_id and contact.pk != self.from_contact_id:
+            return str(INVERSE_LABELS[self.kind])
+        return self.get_kind_display()
+
+    def other(self, contact) -> Contact:
+        """The contact at the other end, seen from ``contact``."""
+        return self.from_contact if contact.pk == self.to_contact_id else self.to_contact
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        for name in ("from_contact", "to_contact"):
+            contact_id = getattr(self, f"{name}_id")
+            if contact_id is None:
+                continue
+            contact = getattr(self, name)
+            if contact.organization_id != self.organization_id:
+                errors[name] = _("Choose a contact of this organization.")
+            elif contact.is_deleted and self.deleted_at is None:
+                errors[name] = _("This contact is in the trash.")
+        if not errors and self.from_contact_id and self.from_contact_id == self.to_contact_id:
+            errors["to_contact"] = _("A contact cannot be related to itself.")
+        if not errors and self.kind in SYMMETRIC_KINDS and self.deleted_at is None:
+            reverse_exists = (
+                ContactRelationship.objects.unscoped()
+                .filter(
+                    organization_id=self.organization_id,
+                    from_contact_id=self.to_contact_id,
+                    to_contact_id=self.from_contact_id,
+                    kind=self.kind,
+                    deleted_at__isnull=True,
+                )
+                .exclude(pk=self.pk)
+                .exists()
+            )
+            if reverse_exists:
+                errors["__all__"] = _("These contacts already have this relationship.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class DuplicateDismissal(TenantModel):
+    """Two records someone marked "not a duplicate": the Duplicates page stops listing them.
+
+    ``first_id`` is the smaller of the two ids (as text), so a pair has one row.
+    """
+
+    # "contacts" or "companies" (not "record_type": the trash API annotates that name).
+    records = models.CharField(
+        max_length=10, choices=[("contacts", _("Contacts")), ("companies", _("Companies"))]
+    )
+    first_id = models.UUIDField()
+    second_id = models.UUIDField()
+
+    class Meta:
+        verbose_name = _("dismissed duplicate pair")
+        verbose_name_plural = _("dismissed duplicate pairs")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "records", "first_id", "second_id"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="duplicate_dismissal_unique_pair",
+                violation_error_message=_("This pair is already marked as not a duplicate."),
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "records"], name="dismissal_org_type")]
+
+    def __str__(self) -> str:
+        return f"{self.records}: {self.first_id} ≠ {self.second_id}"

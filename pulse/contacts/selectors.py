@@ -31,9 +31,15 @@ MAX_TREE_NODES = 500
 def apply_search(qs: QuerySet, query: str, fields: tuple[str, ...]) -> QuerySet:
     """Every word of ``query`` must match one of ``fields`` ("ada love" finds Ada Lovelace).
 
-    Plain ``icontains`` for now; the search-speed work of issue 3 adds trigram /
-    full-text indexes on PostgreSQL behind this same function.
+    Contacts and companies searched by their standard fields go through the indexed
+    search of ``pulse/contacts/search.py`` (trigram indexes on PostgreSQL, phone digits,
+    company names); other fields and models fall back to ``icontains`` per word.
     """
+    standard = {Contact: CONTACT_SEARCH_FIELDS, Company: COMPANY_SEARCH_FIELDS}
+    if standard.get(qs.model) == fields:
+        from .search import search_filter
+
+        return search_filter(qs, query)
     for word in query.split()[:5]:
         condition = Q()
         for name in fields:

@@ -24,8 +24,14 @@ class RequestIdMiddleware:
         with tenancy.request_id_context(rid) as request_id:
             request.request_id = request_id
             started = time.perf_counter()
-            response = self.get_response(request)
-            duration_ms = (time.perf_counter() - started) * 1000
+            if _timing_headers_on():
+                with QueryCounter() as queries:
+                    response = self.get_response(request)
+                duration_ms = (time.perf_counter() - started) * 1000
+                _add_timing_headers(response, duration_ms, queries)
+            else:
+                response = self.get_response(request)
+                duration_ms = (time.perf_counter() - started) * 1000
             response["X-Request-ID"] = request_id
             user = getattr(request, "user", None)
             org = getattr(request, "organization", None) or tenancy.get_current_org()
@@ -43,6 +49,58 @@ class RequestIdMiddleware:
                 },
             )
             return response
+
+
+# --- timing headers (benchmarks) -------------------------------------------------------------
+
+
+def _timing_headers_on() -> bool:
+    """``Server-Timing`` and ``X-Query-Count`` on responses: with DEBUG or PULSE_BENCH=1
+    (``bench/`` reads them); off in production, where counting queries would cost."""
+    import os
+
+    from django.conf import settings
+
+    return settings.DEBUG or os.environ.get("PULSE_BENCH") == "1"
+
+
+class QueryCounter:
+    """Counts the queries run (and their time) while the block runs, on every connection."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self._stack = None
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started
+
+    def __enter__(self):
+        import contextlib
+
+        from django.db import connections
+
+        self._stack = contextlib.ExitStack()
+        for alias in connections:
+            self._stack.enter_context(connections[alias].execute_wrapper(self))
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+        return False
+
+
+def _add_timing_headers(response, duration_ms: float, queries: QueryCounter) -> None:
+    response["Server-Timing"] = (
+        f'app;dur={duration_ms:.2f}, db;desc="{queries.count} queries";'
+        f"dur={queries.seconds * 1000:.2f}"
+    )
+    response["X-Query-Count"] = str(queries.count)
 
 
 class TenantMiddleware:

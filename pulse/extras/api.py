@@ -28,7 +28,7 @@ from .filtersets import (
     SavedViewFilterSet,
     TagFilterSet,
 )
-from .models import CustomField, Notification, SavedView, Tag
+from .models import BulkJob, CustomField, Notification, SavedView, Tag
 
 # --- shared fields --------------------------------------------------------------------
 
@@ -246,9 +246,61 @@ class NotificationViewSet(ServiceViewSetMixin, TenantReadOnlyModelViewSet):
         return Response({"marked": count}, status=status.HTTP_200_OK)
 
 
+# --- bulk jobs ------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {"type": "string", "enum": list(BulkJob.Status.values)}, component_name="BulkJobStatus"
+)
+class BulkJobStatusField(serializers.CharField):
+    """queued, running, done or failed (its own schema component: other apps have a
+    ``status`` enum too)."""
+
+
+class BulkJobSerializer(serializers.ModelSerializer):
+    """A background bulk action: what it does, how far it is, what it skipped and why."""
+
+    status = BulkJobStatusField(read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BulkJob
+        fields = [
+            "id",
+            "kind",
+            "params",
+            "status",
+            "total",
+            "done",
+            "failed",
+            "percent",
+            "errors",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class BulkJobViewSet(ServiceViewSetMixin, TenantReadOnlyModelViewSet):
+    """Your bulk jobs, newest first; poll ``GET /api/crm/jobs/{id}/`` for progress.
+
+    Jobs are started by the records' ``bulk-action`` endpoints
+    (``POST /api/crm/contacts/bulk-action/``).
+    """
+
+    model = BulkJob
+    serializer_class = BulkJobSerializer
+    filter_backends = [filters.OrderingFilter]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+
+
 routes = [
     ("tags", TagViewSet, "tag"),
     ("custom-fields", CustomFieldViewSet, "customfield"),
     ("saved-views", SavedViewViewSet, "savedview"),
     ("notifications", NotificationViewSet, "notification"),
+    ("jobs", BulkJobViewSet, "bulkjob"),
 ]

@@ -169,3 +169,60 @@ class Notification(TenantModel):
     @staticmethod
     def restrict_for(qs, membership, action):
         return qs.filter(recipient_id=membership.user_id)
+
+
+class BulkJob(TenantModel):
+    """A long action over many records, run in the background with progress (rule 7).
+
+    ``kind`` names the registered handler (``pulse.extras.services.register_bulk_job_kind``),
+    ``params`` its JSON arguments (the action, the selection as ids or a list filter).
+    The runner walks the selection in primary-key order, one atomic chunk at a time,
+    and keeps its place in ``cursor`` in the same transaction as the chunk, so a
+    redelivered task resumes where it stopped and never applies a chunk twice.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=80)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    total = models.PositiveIntegerField(_("total"), default=0)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    # [{"id": record id, "record": its name, "message": why}], the first MAX_JOB_ERRORS.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    cursor = models.CharField(max_length=64, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    permission_group = "personal"
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "created_by", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        """How far along, 0–100 (a job with nothing to do is complete when done)."""
+        if self.total <= 0:
+            return 100 if self.is_finished else 0
+        return min(100, int(100 * self.done / self.total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @staticmethod
+    def restrict_for(qs, membership, action):
+        """A job belongs to whoever started it."""
+        return qs.filter(created_by_id=membership.user_id)

@@ -8,12 +8,16 @@ do it through ``restrict``/``can``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +28,9 @@ from pulse.core.services import record_create, record_delete, record_update
 from pulse.core.tenancy import tenant_context
 
 from .customfields import CHOICE_TYPES, custom_field_models
-from .models import CustomField, FieldType, Notification, SavedView, Tag
+from .models import BulkJob, CustomField, FieldType, Notification, SavedView, Tag
+
+logger = logging.getLogger("pulse.jobs")
 
 MAX_CHOICES = 200
 MAX_CHOICE_LENGTH = 100
@@ -338,4 +344,164 @@ def notification_mark_all_read(*, actor) -> int:
     """
     return Notification.objects.filter(recipient=actor, read_at__isnull=True).update(
         read_at=timezone.now()
+    )
+
+
+# --- bulk jobs ------------------------------------------------------------------------
+
+JOB_CHUNK_SIZE = 200
+MAX_JOB_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class BulkJobKind:
+    """What a kind of bulk job does; registered by the app that owns the records.
+
+    ``queryset(job, actor)`` is the selection still visible to the actor (restricted
+    and filtered; the runner adds the cursor and the order); ``run_chunk(records, job,
+    actor)`` applies the action to one chunk inside the runner's transaction and
+    returns ``[(record, message), …]`` for the records it had to skip; ``describe(job)``
+    is the sentence the notification starts with; ``url(job)`` where it links to.
+    """
+
+    name: str
+    queryset: Callable[[Any, Any], Any]
+    run_chunk: Callable[[list, Any, Any], list]
+    describe: Callable[[Any], str]
+    url: Callable[[Any], str] = lambda job: ""
+
+
+_JOB_KINDS: dict[str, BulkJobKind] = {}
+
+
+def register_bulk_job_kind(kind: BulkJobKind) -> BulkJobKind:
+    """Make ``kind`` runnable (apps call this when their services module is imported)."""
+    _JOB_KINDS[kind.name] = kind
+    return kind
+
+
+def bulk_job_kind(name: str) -> BulkJobKind:
+    """The registered kind ``<app>.<what>``; the app's services module registers it."""
+    if name not in _JOB_KINDS:
+        app = name.split(".", 1)[0]
+        if app.isidentifier():
+            with contextlib.suppress(ImportError):
+                import_module(f"pulse.{app}.services")
+    try:
+        return _JOB_KINDS[name]
+    except KeyError:
+        raise ApplicationError(_("Unknown kind of bulk job.")) from None
+
+
+@transaction.atomic
+def bulkjob_create(*, org, actor, kind: str, params: dict, total: int) -> BulkJob:
+    """Queue a bulk job for ``actor``; the worker starts it once this transaction commits."""
+    bulk_job_kind(kind)  # refuse an unknown kind now, not in the worker
+    job = record_create(
+        BulkJob, org=org, actor=actor, kind=kind, params=params, total=max(0, int(total))
+    )
+    from .tasks import run_bulk_job
+
+    run_bulk_job.enqueue_on_commit(org=org, actor=actor, job_id=str(job.pk))
+    return job
+
+
+def _job_finish(job_id, *, status: str, result: dict) -> None:
+    BulkJob.objects.filter(pk=job_id).exclude(
+        status__in=(BulkJob.Status.DONE, BulkJob.Status.FAILED)
+    ).update(status=status, result=result, finished_at=timezone.now())
+
+
+def _run_one_chunk(job_id, kind: BulkJobKind, actor) -> bool:
+    """Apply the action to the next chunk; False when nothing is left (or someone finished).
+
+    The job row is locked for the chunk, and the chunk, its progress and the cursor
+    commit together: a second runner waits, then continues after the cursor.
+    """
+    with transaction.atomic():
+        job = BulkJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != BulkJob.Status.RUNNING:
+            return False
+        records = kind.queryset(job, actor)
+        if job.cursor:
+            records = records.filter(pk__gt=job.cursor)
+        chunk = list(records.order_by("pk")[:JOB_CHUNK_SIZE])
+        if not chunk:
+            return False
+        skipped = kind.run_chunk(chunk, job, actor)
+        errors = list(job.errors or [])
+        for record, message in skipped:
+            if len(errors) < MAX_JOB_ERRORS:
+                errors.append({"id": str(record.pk), "record": str(record), "message": message})
+        BulkJob.objects.filter(pk=job_id).update(
+            done=F("done") + len(chunk),
+            failed=F("failed") + len(skipped),
+            errors=errors,
+            cursor=str(chunk[-1].pk),
+        )
+        return True
+
+
+def bulkjob_run(*, job_id, actor) -> BulkJob | None:
+    """Run (or resume) a bulk job to the end; safe to call twice (rule 6).
+
+    A finished job is left alone; a running one continues after its cursor. Each
+    chunk is its own transaction, so progress shows while the job runs. At the end
+    the person who started it gets a notification.
+    """
+    job = BulkJob.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return job
+    kind = bulk_job_kind(job.kind)
+    BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
+        status=BulkJob.Status.RUNNING, started_at=timezone.now()
+    )
+    try:
+        while _run_one_chunk(job_id, kind, actor):
+            pass
+    except Exception as exc:  # noqa: BLE001 - a failed job is reported, not lost
+        logger.exception("bulk job failed", extra={"job_id": str(job_id)})
+        _job_finish(job_id, status=BulkJob.Status.FAILED, result={"error": exc.__class__.__name__})
+    else:
+        job.refresh_from_db(fields=["done", "failed"])
+        # Records that left the selection meanwhile (deleted by someone else) are not
+        # "missing": the total becomes what was actually there.
+        BulkJob.objects.filter(pk=job_id).update(total=job.done)
+        _job_finish(
+            job_id,
+            status=BulkJob.Status.DONE,
+            result={"processed": job.done - job.failed, "failed": job.failed},
+        )
+    job.refresh_from_db()
+    if job.is_finished and job.created_by_id:
+        _notify_job_finished(job, kind)
+    return job
+
+
+def _notify_job_finished(job: BulkJob, kind: BulkJobKind) -> None:
+    if job.status == BulkJob.Status.FAILED:
+        verb = _("%(what)s stopped with an error after %(done)d of %(total)d.") % {
+            "what": kind.describe(job),
+            "done": job.done,
+            "total": job.total,
+        }
+    elif job.failed:
+        verb = _("%(what)s finished: %(ok)d done, %(failed)d skipped.") % {
+            "what": kind.describe(job),
+            "ok": job.done - job.failed,
+            "failed": job.failed,
+        }
+    else:
+        verb = _("%(what)s finished: %(ok)d done.") % {
+            "what": kind.describe(job),
+            "ok": job.done,
+        }
+    body = "\n".join(f"{e['record']}: {e['message']}" for e in (job.errors or [])[:20])
+    notify(
+        org=job.organization,
+        recipient=job.created_by,
+        verb=verb,
+        body=body,
+        url=kind.url(job),
+        actor=job.created_by,
     )

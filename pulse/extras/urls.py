@@ -42,4 +42,5 @@ urlpatterns = [
         views.NotificationReadView.as_view(),
         name="notification_read",
     ),
+    path("jobs/<uuid:pk>/", views.BulkJobProgressView.as_view(), name="bulkjob_progress"),
 ]

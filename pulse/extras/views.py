@@ -26,7 +26,7 @@ from pulse.core.views import (
 from . import services
 from .filtersets import TagFilterSet
 from .forms import CustomFieldForm, SavedViewForm, TagForm
-from .models import CustomField, Notification, SavedView, Tag
+from .models import BulkJob, CustomField, Notification, SavedView, Tag
 from .selectors import customfield_groups, notifications_for
 
 
@@ -289,3 +289,38 @@ class NotificationReadAllView(OrganizationRequiredMixin, View):
             )
         messages.success(request, _("%(count)d notifications marked read.") % {"count": count})
         return redirect("extras:notification_list")
+
+
+# --- bulk jobs ------------------------------------------------------------------------
+
+
+class BulkJobProgressView(OrganizationRequiredMixin, View):
+    """A bulk job's progress bar; htmx polls it every second until the job is finished.
+
+    The finished bar is shown once: the job leaves the list page's session list and the
+    page's table reloads (``HX-Trigger: pulse:jobFinished``).
+    """
+
+    model = BulkJob
+
+    def get(self, request, pk):
+        import json
+
+        job = BulkJob.objects.restrict(request.user, "view").filter(pk=pk).first()
+        if job is None:
+            raise Http404
+        session_key = "pulse.bulk_jobs"
+        if job.is_finished and str(job.pk) in request.session.get(session_key, []):
+            request.session[session_key] = [
+                j for j in request.session[session_key] if j != str(job.pk)
+            ]
+        htmx = getattr(request, "htmx", False)
+        template = "extras/partials/bulkjob_progress.html" if htmx else "extras/bulkjob_detail.html"
+        try:
+            label = services.bulk_job_kind(job.kind).describe(job)
+        except ApplicationError:
+            label = job.kind
+        response = render(request, template, {"job": job, "label": label})
+        if htmx and job.is_finished:
+            response["HX-Trigger"] = json.dumps({"pulse:jobFinished": {"id": str(job.pk)}})
+        return response

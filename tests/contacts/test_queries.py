@@ -47,13 +47,14 @@ def _count(func) -> int:
 
 
 # Fixed whatever the number of rows. A list page: session, user, membership, custom
-# field definitions, count, rows, their tags, saved views, owners and tags for the filter
-# and bulk bars, the bell, the organization switcher, and the session save (3).
-CONTACT_LIST_QUERIES = 15
-COMPANY_LIST_QUERIES = 16  # + the contact counts of the page's companies
+# field definitions (for the filters, and again for the column chooser), count, rows,
+# their tags, saved views, owners and tags for the filter and bulk bars, the bell, the
+# organization switcher, and the session save (3).
+CONTACT_LIST_QUERIES = 16
+COMPANY_LIST_QUERIES = 17  # + the contact counts of the page's companies
 # Detail: the record, its tags, timeline, custom field definitions (+ for a company: its
 # contacts and their count, one query per hierarchy level, and the contact counts).
-CONTACT_DETAIL_QUERIES = 12
+CONTACT_DETAIL_QUERIES = 13  # + the contact's relationships (both sides, one query)
 COMPANY_DETAIL_QUERIES = 18  # a company with a child and a grandchild
 # API: token, its last-use stamp, membership, custom field definitions, count, rows, tags.
 API_CONTACT_LIST_QUERIES = 7
@@ -152,3 +153,90 @@ def test_api_company_list_query_count_is_pinned(org, owner, django_assert_num_qu
         response = client.get(url)
 
     assert len(response.json()["results"]) == 5
+
+
+# --- every column on (the column chooser, H3) ---------------------------------------------
+
+
+def _all_columns(org, model) -> str:
+    from pulse.contacts.tables import available_columns
+
+    with tenant_context(org):
+        return ",".join(c.key for c in available_columns(model))
+
+
+def _custom_fields(org, owner):
+    from django.contrib.contenttypes.models import ContentType
+
+    from pulse.contacts.models import Company
+    from pulse.extras.services import customfield_create
+
+    with tenant_context(org, actor=owner):
+        for model in (Contact, Company):
+            content_type = ContentType.objects.get_for_model(model)
+            customfield_create(
+                org=org,
+                actor=owner,
+                content_type=content_type,
+                key="tier",
+                label="Tier",
+                field_type="choice",
+                choices=["gold", "silver"],
+            )
+            customfield_create(
+                org=org,
+                actor=owner,
+                content_type=content_type,
+                key="manager",
+                label="Manager",
+                field_type="user",
+            )
+
+
+def test_contact_list_with_every_column_costs_the_same_queries(org, owner):
+    _custom_fields(org, owner)
+    _populate(org, owner, 30)
+    client = web_client(owner, org)
+    url = reverse("contacts:contact_list")
+    columns = _all_columns(org, Contact)
+    client.get(url, {"columns": columns})  # warm caches; remembers the columns
+
+    few = _count(lambda: client.get(url, {"columns": columns, "page_size": 5}))
+    many = _count(lambda: client.get(url, {"columns": columns, "page_size": 30}))
+    remembered = _count(lambda: client.get(url, {"page_size": 30}))
+
+    # + 1: the filter bar lists the members for the user-type custom field's filter.
+    assert few == many == remembered == CONTACT_LIST_QUERIES + 1
+    response = client.get(url, {"page_size": 30})
+    assert [c.key for c in response.context["table"].columns] == columns.split(",")
+    assert len(response.context["rows"]) == 30
+
+
+def test_company_list_with_every_column_costs_the_same_queries(org, owner):
+    from pulse.contacts.models import Company
+
+    _custom_fields(org, owner)
+    companies = _populate(org, owner, 10)
+    with tenant_context(org, actor=owner):
+        for i in range(20):
+            make_company(org, owner, name=f"More {i}", parent=companies[i % 5])
+    client = web_client(owner, org)
+    url = reverse("contacts:company_list")
+    columns = _all_columns(org, Company)
+    client.get(url, {"columns": columns})
+
+    few = _count(lambda: client.get(url, {"columns": columns, "page_size": 5}))
+    many = _count(lambda: client.get(url, {"columns": columns, "page_size": 25}))
+
+    assert few == many == COMPANY_LIST_QUERIES + 1  # as above: the user field's filter
+
+
+def test_company_list_without_the_contacts_column_skips_the_count_query(org, owner):
+    _populate(org, owner, 10)
+    client = web_client(owner, org)
+    url = reverse("contacts:company_list")
+    client.get(url, {"columns": "name,industry,tags"})
+
+    cost = _count(lambda: client.get(url, {"columns": "name,industry,tags"}))
+
+    assert cost == COMPANY_LIST_QUERIES - 1

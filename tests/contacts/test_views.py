@@ -18,7 +18,7 @@ CONTACT_FORM = {
     "first_name": "Grace",
     "last_name": "Hopper",
     "email": "grace@example.com",
-    "phone": "+1 555 010 9999",
+    "phone": "+12024561111",
     "title": "Rear Admiral",
     "lifecycle_stage": "customer",
     "lead_source": "referral",

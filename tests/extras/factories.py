@@ -7,7 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from pulse.core.services import record_create
 from pulse.core.testing import register_factory
 from pulse.extras.customfields import custom_field_models
-from pulse.extras.models import CustomField, Notification, SavedView, Tag
+from pulse.extras.models import BulkJob, CustomField, Notification, SavedView, Tag
 from pulse.extras.services import customfield_create, savedview_create, tag_create
 
 _n = itertools.count(1)
@@ -42,3 +42,11 @@ def make_notification(org, actor, recipient=None, **fields):
     # Notifications are made after commit by ``notify``; tests need one now.
     fields.setdefault("verb", f"Notice {next(_n)}")
     return record_create(Notification, org=org, actor=actor, recipient=recipient or actor, **fields)
+
+
+@register_factory(BulkJob)
+def make_bulk_job(org, actor, **fields):
+    # Jobs are started by the records' bulk services; the row alone is enough here.
+    fields.setdefault("kind", "contacts.contact_bulk")
+    fields.setdefault("params", {"action": "stage", "lifecycle_stage": "customer", "ids": []})
+    return record_create(BulkJob, org=org, actor=actor, **fields)

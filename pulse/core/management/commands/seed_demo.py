@@ -26,7 +26,7 @@ from django.utils import timezone
 from pulse.accounts.models import Membership, Organization, RecordVisibility, Role, User
 from pulse.accounts.services import organization_signup, organization_update, team_create
 from pulse.contacts.models import Company, Contact
-from pulse.contacts.services import company_create, contact_create
+from pulse.contacts.services import company_create, contact_create, contact_relationship_create
 from pulse.core.services import record_create
 from pulse.core.tenancy import tenant_context
 from pulse.extras.models import Notification
@@ -287,6 +287,11 @@ class Command(BaseCommand):
                 members=[people["support"]],
             )
             records = self._records(org, owner, people)
+            from pulse.privacy import demo as privacy_demo
+            from pulse.segments import demo as segments_demo
+
+            segments_demo.seed(org, people, self.rng)
+            privacy_demo.seed(org, people, self.rng)
         self._second_organization(owner)
         return org, owner, people, records
 
@@ -358,6 +363,7 @@ class Command(BaseCommand):
         for _ in range(300):
             company = rng.choice(companies) if rng.random() < 0.88 else None
             contacts.append(self._contact(org, owner, company, sellers, tags, used_emails))
+        self._relationships(org, owner, contacts)
 
         self._backdate(companies, contacts)
         self._saved_views(org, owner)
@@ -479,11 +485,64 @@ class Command(BaseCommand):
             assigned_to=rng.choice(sellers),
             tags=rng.sample(tags, rng.choice([0, 1, 1, 2, 3])),
             custom_fields=custom,
+            other_emails=[
+                {"label": rng.choice(["home", "other"]), "email": f"{local}@home.example"}
+            ]
+            if rng.random() < 0.25
+            else [],
         )
 
-    def _phone(self, prefix: str) -> str:
+    def _relationships(self, org, owner, contacts) -> None:
+        """Who reports to whom (and assistants) at each company, referrals and spouses."""
         rng = self.rng
-        return f"{prefix} {rng.randrange(20, 99)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"  # noqa: E501
+        by_company: dict = {}
+        for contact in contacts:
+            if contact.company_id:
+                by_company.setdefault(contact.company_id, []).append(contact)
+        for people in by_company.values():
+            if len(people) < 2:
+                continue
+            boss, *staff = people
+            for person in staff[:3]:
+                contact_relationship_create(
+                    org=org, actor=owner, from_contact=person, to_contact=boss, kind="reports_to"
+                )
+            if len(staff) > 3:
+                contact_relationship_create(
+                    org=org,
+                    actor=owner,
+                    from_contact=staff[3],
+                    to_contact=boss,
+                    kind="assistant_of",
+                )
+        paired: set = set()
+        for kind, count in (("referred_by", 15), ("spouse", 4)):
+            for _ in range(count):
+                a, b = rng.sample(contacts, 2)
+                if {a.pk, b.pk} & paired:
+                    continue
+                paired |= {a.pk, b.pk}
+                contact_relationship_create(
+                    org=org, actor=owner, from_contact=a, to_contact=b, kind=kind
+                )
+
+    def _phone(self, prefix: str) -> str:
+        """A valid (per ``phonenumbers``) landline or mobile number of the prefix's country."""
+        import phonenumbers
+
+        rng = self.rng
+        region = phonenumbers.region_code_for_country_code(int(prefix[1:]))
+        types = phonenumbers.PhoneNumberType
+        example = phonenumbers.example_number_for_type(
+            region, rng.choice([types.FIXED_LINE, types.MOBILE])
+        )
+        national = str(example.national_number)
+        for _attempt in range(20):
+            number = phonenumbers.parse(f"{prefix}{national[:-4]}{rng.randrange(0, 10000):04d}")
+            if phonenumbers.is_valid_number(number):
+                example = number
+                break
+        return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
     def _backdate(self, companies, contacts) -> None:
         """Spread creation dates over the last 18 months, so date filters and sorting
