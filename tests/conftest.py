@@ -21,6 +21,22 @@ def _locmem_email(settings):
 
 
 @pytest.fixture(autouse=True)
+def _tasks_inline(request):
+    """Tasks run in the test's own process and database (eager), also when ``REDIS_URL``
+    is set: a test asserts what the task did, and no worker shares the test transaction.
+    The real broker and worker path is proven by the ``celery_worker`` tests."""
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from pulse.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 
