@@ -719,15 +719,7 @@ class ContactRun(BaseRun):
     # -- building --
 
     def company_pk(self, name: str, line: int):
-        key = company_name_key(name)
-        if not key:
-            raise CellError(_("Enter a company name."))
-        pk = self.companies.get(key)
-        if pk is None:
-            pk = uuid.uuid4()
-            self.companies[key] = pk
-            self.pending_companies[pk] = (name.strip()[:200], line)
-        return pk
+        return _company_by_name(self.companies, self.pending_companies, name, line)
 
     def build(self, values: dict[str, list[str]], line: int, cells: list[str]) -> Prepared:
         fields: dict[str, Any] = {}
@@ -1076,15 +1068,7 @@ class CompanyRun(BaseRun):
                 self.external.setdefault(values[3], ref)
 
     def parent_pk(self, name: str, line: int):
-        key = company_name_key(name)
-        if not key:
-            raise CellError(_("Enter a company name."))
-        pk = self.all_keys.get(key)
-        if pk is None:
-            pk = uuid.uuid4()
-            self.all_keys[key] = pk
-            self.pending_parents[pk] = (name.strip()[:200], line)
-        return pk
+        return _company_by_name(self.all_keys, self.pending_parents, name, line)
 
     def build(self, values: dict[str, list[str]], line: int, cells: list[str]) -> Prepared:
         fields: dict[str, Any] = {}
@@ -1308,3 +1292,17 @@ def _register() -> None:
 
 
 _register()
+
+
+def _company_by_name(known: dict, pending: dict, name: str, line: int):
+    """The id of the company called ``name``: a known one by its name key, or a new id
+    recorded in ``pending`` (created before the batch is written)."""
+    key = company_name_key(name)
+    if not key:
+        raise CellError(_("Enter a company name."))
+    pk = known.get(key)
+    if pk is None:
+        pk = uuid.uuid4()
+        known[key] = pk
+        pending[pk] = (name.strip()[:200], line)
+    return pk
