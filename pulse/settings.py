@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "pulse.imports",
     "pulse.segments",
     "pulse.privacy",
+    "pulse.leads",
 ]
 
 MIDDLEWARE = [

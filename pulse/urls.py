@@ -12,12 +12,14 @@ from pulse.audit import api as audit_api
 from pulse.contacts import api as contacts_api
 from pulse.extras import api as extras_api
 from pulse.imports import api as imports_api
+from pulse.leads import api as leads_api
 from pulse.privacy import api as privacy_api
 from pulse.segments import api as segments_api
 
 # Each app's api.py lists its routes; the order here is the order in the API root.
 API_MODULES = [
     contacts_api,
+    leads_api,
     segments_api,
     imports_api,
     privacy_api,
@@ -40,6 +42,7 @@ urlpatterns = [
     path("", include("pulse.imports.urls")),
     path("", include("pulse.segments.urls")),
     path("", include("pulse.privacy.urls")),
+    path("", include("pulse.leads.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("pulse.accounts.api_auth_urls")),
     # A single resource (the current organization), so not a router route.

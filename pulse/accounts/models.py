@@ -199,6 +199,8 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES_REP)
+    # Assignment rules skip members who are away (holiday, full pipeline).
+    available_for_assignment = models.BooleanField(_("takes new leads"), default=True)
 
     permission_group = "config"
 
