@@ -1,9 +1,5 @@
 """Web pages of leads: /leads/…, lead settings, web forms (public ones under /f/)."""
 
-from django.urls import path
-
-from . import views
-
 app_name = "leads"
 
 urlpatterns = [
