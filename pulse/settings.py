@@ -79,6 +79,9 @@ ROOT_URLCONF = "pulse.urls"
 WSGI_APPLICATION = "pulse.wsgi.application"
 ASGI_APPLICATION = "pulse.asgi.application"
 
+# Selects are built in Python, not one template include per option (pulse/core/renderers.py).
+FORM_RENDERER = "pulse.core.renderers.PulseFormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -137,6 +140,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-trash": {"task": "pulse.audit.tasks.purge_trash", "schedule": timedelta(hours=6)},
+    # Retrains an organization's lead model when it is a day old or 10+ leads closed.
+    "train-lead-models": {"task": "leads.train_predictive_all", "schedule": timedelta(hours=1)},
 }
 
 # --- Auth -------------------------------------------------------------------

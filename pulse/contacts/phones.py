@@ -6,6 +6,8 @@ A number typed without ``+country`` is read as a number of the organization's co
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -32,10 +34,13 @@ def normalize_phone(value: str, region: str = "") -> str:
     return f"{e164};ext={number.extension}" if number.extension else e164
 
 
+@lru_cache(maxsize=8192)
 def format_phone(value: str, region: str = "") -> str:
     """Stored E.164 → national format when it is a number of ``region``, else international.
 
     Text that does not parse (rows older than E.164 storage) is shown as it is.
+    Cached: a list page formats the same numbers again and again, and parsing is the
+    slowest part of drawing a row.
     """
     if not value:
         return ""

@@ -1,5 +1,6 @@
 """Contact and company search: matching, ranking, phone digits, companies, tenancy, and
-the capped counts of list pages (pulse/contacts/search.py, pulse/core/views.py)."""
+the capped counts of list pages and API lists (pulse/contacts/search.py,
+pulse/core/pagination.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from django.urls import reverse
 
 from pulse.contacts.models import Company, Contact
 from pulse.contacts.search import parse_query, ranked_search, search_filter
+from pulse.core.pagination import CappedCountPaginator
 from pulse.core.tenancy import tenant_context
 from pulse.core.testing import api_client, web_client
-from pulse.core.views import CappedCountPaginator
 from tests.contacts.factories import make_company, make_contact
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +203,25 @@ def test_list_page_shows_a_capped_count_and_pages_on(org, owner, people, monkeyp
     assert _names(fourth.context["object_list"]) == ["Adam Zed"]
     assert fourth.context["page_obj"].has_next() is False
     assert beyond.status_code == 404
+
+
+def test_api_list_caps_its_count_and_still_pages_to_the_end(org, owner, people, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 2)
+    client = api_client(owner, org)
+    url = "/api/crm/contacts/"
+
+    first = client.get(url, {"page_size": 1, "ordering": "last_name"}).json()
+    last = client.get(url, {"page_size": 1, "ordering": "last_name", "page": 4}).json()
+    beyond = client.get(url, {"page_size": 1, "ordering": "last_name", "page": 5})
+
+    assert (first["count"], first["count_is_capped"]) == (2, True)
+    assert first["next"] is not None and first["previous"] is None
+    assert [r["last_name"] for r in last["results"]] == ["Zed"]
+    assert last["next"] is None and last["previous"] is not None
+    assert beyond.status_code == 404
+
+
+def test_api_list_under_the_cap_counts_exactly(org, owner, people):
+    body = api_client(owner, org).get("/api/crm/contacts/", {"page_size": 1}).json()
+
+    assert (body["count"], body["count_is_capped"]) == (4, False)

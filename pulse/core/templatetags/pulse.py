@@ -36,3 +36,26 @@ def attr(obj, name: str):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def changed_fields(entry) -> str:
+    """An audit entry's changed fields by their labels ("stage, owner"), for timelines.
+
+    Keys starting with "_" are bookkeeping (merge details) and are left out; a field the
+    model no longer has keeps its stored name.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.exceptions import FieldDoesNotExist
+
+    model = ContentType.objects.get_for_id(entry.content_type_id).model_class()
+    labels = []
+    for name in entry.changes or {}:
+        if name.startswith("_"):
+            continue
+        try:
+            label = str(model._meta.get_field(name).verbose_name) if model else name
+        except FieldDoesNotExist:
+            label = name.removesuffix("_id").replace("_", " ")
+        labels.append(label)
+    return ", ".join(labels)
