@@ -28,6 +28,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from . import BIG_ORG_SLUG, OWNER_EMAIL, PASSWORD, setup_django
 
@@ -38,6 +39,8 @@ SIZES = {
     "medium": (100_000, 10_000),
     "large": (1_000_000, 100_000),
 }
+# Leads of the big organization per preset (issue 4 benchmarks the pipeline at 200,000).
+LEADS = {"tiny": 100, "small": 10_000, "medium": 50_000, "large": 200_000}
 SMALL_ORGS = ("bench-small-1", "bench-small-2")
 SMALL_ORG_SHARE = 50  # each small organization holds 1/50 of the big one's rows
 YEARS = 3
@@ -546,6 +549,126 @@ def _custom_values(rng: random.Random) -> dict:
 # --- entry points ---------------------------------------------------------------------------
 
 
+# --- leads (issue 4) --------------------------------------------------------------------------
+
+LEAD_SOURCES = (
+    ("web_form", 34),
+    ("import", 14),
+    ("campaign", 12),
+    ("referral", 10),
+    ("email", 8),
+    ("social", 8),
+    ("manual", 7),
+    ("event", 4),
+    ("api", 2),
+    ("other", 1),
+)
+LEAD_STAGES = (
+    ("new", 38),
+    ("contacted", 24),
+    ("qualified", 14),
+    ("unqualified", 15),
+    ("converted", 9),
+)
+UTM_SOURCES = ("google", "linkedin", "facebook", "newsletter", "bing", "partner-site", "twitter")
+UTM_MEDIUMS = ("cpc", "email", "social", "referral", "display", "organic")
+UTM_CAMPAIGNS = ("spring-launch", "webinar-q2", "black-friday", "retargeting", "brand", "trial")
+LEAD_INDUSTRIES = ("Software", "Manufacturing", "Retail", "Finance", "Healthcare", "Logistics")
+LEAD_SIZES = ("1-10", "11-50", "51-200", "201-500", "501-1000", "1000+")
+LOST_REASONS = ("No budget", "Bad timing", "Chose a competitor", "No response", "Not a fit")
+LEAD_TITLES = ("Website enquiry", "Demo request", "Pricing question", "Trial sign-up", "Referral")
+
+
+def _generate_leads(world: World, data: OrgData, count: int) -> None:
+    """Leads over the last two years: the default stages (through the service, so the
+    keys are the real ones), skewed sources with UTM tags on marketing ones, values on
+    most, owners zipf-distributed, scores 0–100 skewed low, tags on some."""
+    from pulse.core.tenancy import tenant_context
+    from pulse.leads.models import Lead
+    from pulse.leads.services import leadstage_ensure_defaults
+
+    if count <= 0:
+        return
+    with tenant_context(data.org):
+        stages = {s.key: s.pk for s in leadstage_ensure_defaults(org=data.org)}
+    rng = world.rng
+    pools = world.pools
+    sources, source_cum = _weighted(LEAD_SOURCES)
+    stage_keys, stage_cum = _weighted([(k, w) for k, w in LEAD_STAGES if k in stages])
+    countries, country_cum = _weighted(COUNTRIES)
+    free, free_cum = _weighted(FREE_MAIL)
+    tag_cum = _zipf_cum(len(data.tags), 1.0)
+    through = Lead.tags.through
+    writer = world.loader(Lead)
+    org_id = data.org.pk
+    two_years = 2 * 365
+    for _ in range(count):
+        pk = world.uuid()
+        first = world.pick(pools.first, pools.first_cum)
+        last = world.pick(pools.last, pools.last_cum)
+        company = _company_name(world) if rng.random() < 0.8 else ""
+        if company and rng.random() < 0.7:
+            domain = f"{_slug(company.split()[0]) or 'company'}.{rng.choice(('com', 'io', 'de'))}"
+        else:
+            domain = world.pick(free, free_cum)
+        email = f"{_slug(first)}.{_slug(last)}{rng.randint(1, 9999)}@{domain}"
+        created = world.now - timedelta(
+            days=rng.triangular(0, two_years, 0), seconds=rng.randint(0, 86399)
+        )
+        source = world.pick(sources, source_cum)
+        marketing = source in ("web_form", "campaign", "social", "email")
+        stage = world.pick(stage_keys, stage_cum)
+        moved = created + timedelta(seconds=rng.random() * (world.now - created).total_seconds())
+        owner = world.pick(data.users, data.owner_cum).pk if rng.random() < 0.9 else None
+        has_value = rng.random() < 0.65
+        score = min(100, int(rng.betavariate(2, 4) * 100))
+        row = {
+            "id": pk,
+            "organization_id": org_id,
+            "title": f"{rng.choice(LEAD_TITLES)}: {company or f'{first} {last}'}"[:200],
+            "first_name": first,
+            "last_name": last,
+            "email": email if rng.random() < 0.95 else "",
+            "phone": world.phone() if rng.random() < 0.5 else "",
+            "company_name": company,
+            "website": f"https://{domain}" if company and rng.random() < 0.5 else "",
+            "job_title": rng.choice(pools.jobs)[:150] if rng.random() < 0.6 else "",
+            "industry": rng.choice(LEAD_INDUSTRIES) if rng.random() < 0.6 else "",
+            "company_size": rng.choice(LEAD_SIZES) if rng.random() < 0.5 else "",
+            "country": world.pick(countries, country_cum) if rng.random() < 0.8 else "",
+            "source": source,
+            "utm_source": rng.choice(UTM_SOURCES) if marketing and rng.random() < 0.7 else "",
+            "utm_medium": rng.choice(UTM_MEDIUMS) if marketing and rng.random() < 0.7 else "",
+            "utm_campaign": rng.choice(UTM_CAMPAIGNS) if marketing and rng.random() < 0.6 else "",
+            "stage_id": stages[stage],
+            "stage_changed_at": moved,
+            "unqualified_reason": rng.choice(LOST_REASONS) if stage == "unqualified" else "",
+            "score": score,
+            "scored_at": moved,
+            "predicted_probability": round(rng.random(), 3) if rng.random() < 0.5 else None,
+            "last_engagement_at": moved if rng.random() < 0.6 else None,
+            "value": Decimal(int(rng.lognormvariate(8.5, 1.1))) if has_value else None,
+            "currency": ("USD" if rng.random() < 0.7 else "EUR") if has_value else "",
+            "expected_close_date": (moved + timedelta(days=rng.randint(7, 120))).date()
+            if stage in ("contacted", "qualified") and rng.random() < 0.6
+            else None,
+            "assigned_to_id": owner,
+            "assigned_at": created if owner else None,
+            "converted_at": moved if stage == "converted" else None,
+            "converted_by_id": owner if stage == "converted" else None,
+            "created_by_id": data.users[0].pk,
+            "updated_by_id": data.users[0].pk,
+            "created_at": created,
+            "updated_at": max(created, moved),
+            "deleted_at": world.now if rng.random() < 0.005 else None,
+            "version": 1,
+        }
+        writer.add(row)
+        for tag in {world.pick(data.tags, tag_cum) for _ in range(int(rng.expovariate(1.5)))}:
+            world.loader(through).add({"lead_id": pk, "tag_id": tag})
+    world.loader.flush()
+
+
 def bench_org_slugs() -> tuple[str, ...]:
     return (BIG_ORG_SLUG, *SMALL_ORGS)
 
@@ -640,6 +763,7 @@ def generate(
     seed: int = 1,
     contacts: int | None = None,
     companies: int | None = None,
+    leads: int | None = None,
     do_reset: bool = False,
     out=print,
 ) -> Summary:
@@ -648,12 +772,14 @@ def generate(
 
     from pulse.accounts.models import Organization
     from pulse.contacts.models import Company, Contact
+    from pulse.leads.models import Lead
 
     from .loader import Loader, analyze
 
     n_contacts, n_companies = SIZES[size]
     n_contacts = contacts if contacts is not None else n_contacts
     n_companies = companies if companies is not None else n_companies
+    n_leads = leads if leads is not None else LEADS[size]
     started = time.perf_counter()
     if do_reset:
         reset()
@@ -687,9 +813,13 @@ def generate(
         step = time.perf_counter()
         _generate_contacts(world, data, org_contacts)
         out(f"{slug}: {org_contacts:,} contacts in {time.perf_counter() - step:.1f} s")
+        step = time.perf_counter()
+        org_leads = n_leads if slug == BIG_ORG_SLUG else n_leads // SMALL_ORG_SHARE
+        _generate_leads(world, data, org_leads)
+        out(f"{slug}: {org_leads:,} leads in {time.perf_counter() - step:.1f} s")
     loader.flush()
     step = time.perf_counter()
-    analyze([Company, Contact, Contact.tags.through, Company.tags.through])
+    analyze([Company, Contact, Contact.tags.through, Company.tags.through, Lead, Lead.tags.through])
     out(f"analyze: {time.perf_counter() - step:.1f} s ({connection.vendor})")
     seconds = time.perf_counter() - started
     summary = Summary(
@@ -710,14 +840,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--contacts", type=int, help="override the preset's contact count")
     parser.add_argument("--companies", type=int, help="override the preset's company count")
+    parser.add_argument(
+        "--leads", type=int, help="override the preset's lead count (large: 200,000)"
+    )
     parser.add_argument("--reset", action="store_true", help="remove an earlier generated set")
     args = parser.parse_args(argv)
     setup_django()
+    # A fresh database (createdb bench) needs the tables first.
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
     generate(
         size=args.size,
         seed=args.seed,
         contacts=args.contacts,
         companies=args.companies,
+        leads=args.leads,
         do_reset=args.reset,
     )
     return 0

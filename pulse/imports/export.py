@@ -52,6 +52,9 @@ def export_targets() -> dict[str, ExportTarget]:
         ContactFilterSet,
     )
     from pulse.contacts.models import Company, Contact
+    from pulse.leads import tables as _lead_columns  # noqa: F401 (registers the lead columns)
+    from pulse.leads.filtersets import LEAD_ORDERINGS, LeadFilterSet
+    from pulse.leads.models import Lead
 
     return {
         "contacts": ExportTarget(
@@ -60,6 +63,7 @@ def export_targets() -> dict[str, ExportTarget]:
         "companies": ExportTarget(
             "companies", Company, CompanyFilterSet, COMPANY_ORDERINGS, "name"
         ),
+        "leads": ExportTarget("leads", Lead, LeadFilterSet, LEAD_ORDERINGS, "-created_at"),
     }
 
 
@@ -95,7 +99,7 @@ def build_export(*, target: str, user, org, params: QueryDict) -> Export:
 
     spec = export_targets().get(target)
     if spec is None:
-        raise ApplicationError(errors={"target": [_("Export contacts or companies.")]})
+        raise ApplicationError(errors={"target": [_("Export contacts, companies or leads.")]})
     file_format = (params.get("format") or "csv").lower()
     if file_format not in FORMATS:
         raise ApplicationError(errors={"format": [_("Choose csv, xlsx or vcf.")]})
@@ -254,11 +258,25 @@ def _fold(line: str) -> str:
 
 
 def vcard(record) -> str:
-    """One contact (or company) as a vCard 3.0."""
+    """One contact, company or lead as a vCard 3.0."""
     from pulse.contacts.models import Contact
+    from pulse.leads.models import Lead
 
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
-    if isinstance(record, Contact):
+    if isinstance(record, Lead):
+        name = record.full_name or record.title
+        lines.append(f"N:{_escape(record.last_name)};{_escape(record.first_name)};;;")
+        lines.append(f"FN:{_escape(name)}")
+        if record.email:
+            lines.append(f"EMAIL;TYPE=INTERNET,PREF:{_escape(record.email)}")
+        if record.phone:
+            lines.append(f"TEL;TYPE=WORK,VOICE:{_escape(record.phone)}")
+        if record.company_name:
+            lines.append(f"ORG:{_escape(record.company_name)}")
+        if record.job_title:
+            lines.append(f"TITLE:{_escape(record.job_title)}")
+        lines.append(f"NOTE:{_escape(record.title)}")
+    elif isinstance(record, Contact):
         lines.append(f"N:{_escape(record.last_name)};{_escape(record.first_name)};;;")
         lines.append(f"FN:{_escape(str(record))}")
         if record.email:
@@ -289,9 +307,10 @@ def vcard(record) -> str:
             lines.append(f"TEL;TYPE=WORK,VOICE:{_escape(record.phone)}")
         if record.description:
             lines.append(f"NOTE:{_escape(record.description)}")
-    if any((record.street, record.city, record.region, record.postal_code, record.country)):
+    address = [getattr(record, n, "") for n in ("street", "city", "region", "postal_code")]
+    if any(address) or (record.country and not isinstance(record, Lead)):
         country = record.get_country_display() if record.country else ""
-        parts = [record.street, record.city, record.region, record.postal_code, country]
+        parts = [*address, country]
         lines.append("ADR;TYPE=WORK:;;" + ";".join(_escape(p) for p in parts))
     if record.website:
         lines.append(f"URL:{record.website}")

@@ -211,7 +211,10 @@ class Lead(CustomFieldsModel, TenantModel):
     converted_opportunity_id = models.UUIDField(null=True, blank=True, editable=False)
 
     visibility_field = "assigned_to"
+    # Derived bookkeeping: the stage history and the owner change already say when.
     audit_exclude = TenantModel.audit_exclude | {
+        "stage_changed_at",
+        "assigned_at",
         "score_factors",
         "scored_at",
         "prediction_factors",
@@ -232,10 +235,23 @@ class Lead(CustomFieldsModel, TenantModel):
             models.Index(fields=["organization", "-score"], name="lead_org_score"),
             models.Index(fields=["organization", "source"], name="lead_org_source"),
             models.Index("organization", Lower("email"), name="lead_org_email"),
+            # (G) The pipeline's per-stage counts and totals, read from the index alone
+            # (PostgreSQL index-only scan; SQLite ignores INCLUDE): selectors.lead_pipeline.
+            models.Index(
+                fields=["organization", "stage", "currency"],
+                include=["value"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="lead_org_stage_totals",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("leads:lead_detail", args=[self.pk])
 
     @property
     def full_name(self) -> str:
@@ -411,7 +427,9 @@ class PredictiveModel(TenantScopedModel):
 
     ``status`` says whether there was enough history; ``parameters`` holds what the
     scorer needs (per-feature weights and the prior), ``backtest`` the held-out
-    calibration by score band with sample sizes. The newest ``ready`` row is used.
+    calibration by score band with sample sizes. The newest row decides: when the newest
+    training found too little history, predictions are cleared and the rules stand alone
+    (an old model would keep scoring on data the organization may have since removed).
     """
 
     class Status(models.TextChoices):
@@ -530,6 +548,10 @@ class WebForm(TenantModel):
 
 class WebFormSubmission(TenantScopedModel):
     """One post to a public form: what was sent, from where, and what became of it."""
+
+    # Raw posts hold prospects' personal data and IP addresses: readable by those who
+    # manage the forms, not by every role that can read leads.
+    permission_group = "config"
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")

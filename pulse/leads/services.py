@@ -64,13 +64,10 @@ def lead_settings(*, org) -> LeadSettings:
 
 def stage_by_key(*, org, key: str) -> LeadStage:
     """The live stage called ``key``; an unknown name is a clear 400, not a 500."""
-    stage = (
-        LeadStage.objects.unscoped()
-        .filter(organization=org, key=key, deleted_at__isnull=True)
-        .first()
-    )
+    stages = leadstage_ensure_defaults(org=org)
+    stage = next((s for s in stages if s.key == key), None)
     if stage is None:
-        known = ", ".join(s.key for s in leadstage_ensure_defaults(org=org))
+        known = ", ".join(s.key for s in stages)
         raise ApplicationError(
             errors={
                 "stage": [
@@ -107,7 +104,7 @@ def _known_contact(org, email: str):
 
 
 def _lead_fields(fields: dict[str, Any], *, org) -> dict[str, Any]:
-    from pulse.contacts.services import _normalize_phones
+    from pulse.contacts.services import _normalize_phones, _validated_custom_fields
 
     fields = dict(fields)
     for name in ("first_name", "last_name", "email", "company_name", "title", "job_title"):
@@ -117,6 +114,7 @@ def _lead_fields(fields: dict[str, Any], *, org) -> dict[str, Any]:
     stage = fields.get("stage")
     if isinstance(stage, str):
         fields["stage"] = stage_by_key(org=org, key=stage)
+    _validated_custom_fields(Lead, fields)
     return fields
 
 
@@ -296,3 +294,164 @@ def lead_engagement_record(
     Lead.objects.unscoped().filter(pk=lead.pk).update(last_engagement_at=occurred_at)
     _rescore_later(lead)
     return event
+
+
+# --- stage configuration (A) ----------------------------------------------------------------
+
+
+def _stage_key_from(name: str, org) -> str:
+    from django.utils.text import slugify
+
+    base = (slugify(name or "") or "stage")[:34]
+    taken = set(
+        LeadStage.objects.unscoped()
+        .filter(organization=org, deleted_at__isnull=True)
+        .values_list("key", flat=True)
+    )
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    return key
+
+
+@transaction.atomic
+def leadstage_create(*, org, actor, **fields) -> LeadStage:
+    """Add a stage at the end of the pipeline; its key is made from the name if not given."""
+    stages = leadstage_ensure_defaults(org=org, actor=actor)
+    if not fields.get("key"):
+        fields["key"] = _stage_key_from(fields.get("name", ""), org)
+    fields.setdefault("kind", StageKind.OPEN)
+    if fields.get("position") is None:
+        fields["position"] = max((s.position for s in stages), default=-1) + 1
+    if "requires_reason" not in fields:
+        fields["requires_reason"] = fields["kind"] == StageKind.UNQUALIFIED
+    return record_create(LeadStage, org=org, actor=actor, **fields)
+
+
+def _open_stages_left(stage: LeadStage) -> int:
+    return (
+        LeadStage.objects.unscoped()
+        .filter(organization_id=stage.organization_id, deleted_at__isnull=True, kind=StageKind.OPEN)
+        .exclude(pk=stage.pk)
+        .count()
+    )
+
+
+@transaction.atomic
+def leadstage_update(
+    *, stage: LeadStage, actor, expected_version: int | None = None, **fields
+) -> LeadStage:
+    """Rename, recolour, re-kind a stage. The last open stage stays open (new leads
+    start in the first open one)."""
+    if "key" in fields and not fields["key"]:
+        fields.pop("key")
+    kind = fields.get("kind")
+    if (
+        kind
+        and kind != StageKind.OPEN
+        and stage.kind == StageKind.OPEN
+        and not _open_stages_left(stage)
+    ):
+        raise ApplicationError(errors={"kind": [_("Keep at least one open stage.")]})
+    return record_update(stage, actor=actor, expected_version=expected_version, **fields)
+
+
+@transaction.atomic
+def leadstage_delete(*, stage: LeadStage, actor) -> LeadStage:
+    """Remove a stage no lead uses (leads in the trash count: a restore needs it)."""
+    used = Lead.objects.unscoped().filter(stage=stage).count()
+    if used:
+        raise ApplicationError(
+            _(
+                "%(count)d lead(s) are in “%(stage)s” (the trash included). Move them to "
+                "another stage first."
+            )
+            % {"count": used, "stage": stage.name}
+        )
+    if stage.kind == StageKind.OPEN and not _open_stages_left(stage):
+        raise ApplicationError(_("Keep at least one open stage."))
+    return record_delete(stage, actor=actor)
+
+
+@transaction.atomic
+def leadstage_reorder(*, org, actor, keys: list[str]) -> list[LeadStage]:
+    """Put the stages in the order of ``keys`` (every live stage's key, once)."""
+    stages = {s.key: s for s in leadstage_ensure_defaults(org=org, actor=actor)}
+    if sorted(keys) != sorted(stages) or len(set(keys)) != len(keys):
+        raise ApplicationError(
+            errors={
+                "keys": [
+                    _("Send every stage's key exactly once: %(keys)s.")
+                    % {"keys": ", ".join(stages)}
+                ]
+            }
+        )
+    ordered = []
+    for position, key in enumerate(keys):
+        stage = stages[key]
+        if stage.position != position:
+            stage = record_update(stage, actor=actor, position=position)
+        ordered.append(stage)
+    return ordered
+
+
+@transaction.atomic
+def leadsettings_update(
+    *, settings: LeadSettings, actor, expected_version: int | None = None, **fields
+) -> LeadSettings:
+    """Change the organization's score bands, decay half-life or form rate limit."""
+    return record_update(settings, actor=actor, expected_version=expected_version, **fields)
+
+
+LEAD_BULK_ACTIONS = ("delete", "assign", "tag", "untag", "stage")
+
+
+@transaction.atomic
+def lead_bulk_action(
+    *, leads, actor, action: str, assigned_to=None, tags=(), stage=None, reason: str = ""
+) -> int:
+    """Delete, assign, tag, untag or move several leads, all or nothing (at most 200)."""
+    from pulse.contacts.services import _bulk
+
+    def update(lead, actor, **fields):
+        new_stage = fields.pop("lifecycle_stage", None)
+        if new_stage is not None:
+            return lead_move_stage(lead=lead, stage=new_stage, actor=actor, reason=reason)
+        return lead_update(lead=lead, actor=actor, **fields)
+
+    if action == "stage" and not stage:
+        raise ApplicationError(errors={"stage": [_("Choose a stage.")]})
+    return _bulk(
+        leads,
+        actor=actor,
+        action=action,
+        update=update,
+        delete=lambda lead, a: lead_delete(lead=lead, actor=a),
+        assigned_to=assigned_to,
+        tags=tags,
+        stage=stage,
+    )
+
+
+# --- routing: who takes new leads (D) -------------------------------------------------------
+
+
+@transaction.atomic
+def membership_set_available(*, membership, actor, available: bool):
+    """Mark a member as taking new leads or not (assignment rules skip those who do not).
+
+    Owners and admins change anyone; a member may change their own (holiday, full
+    pipeline). Audited like any membership change.
+    """
+    from pulse.accounts.models import Membership
+    from pulse.accounts.permissions import can
+    from pulse.core.errors import PermissionDeniedError
+
+    is_self = membership.user_id == getattr(actor, "pk", None)
+    if not is_self and not can(actor, "manage_settings", Membership, membership.organization):
+        raise PermissionDeniedError(_("Only owners and admins can change this for others."))
+    if membership.is_deleted:
+        raise ApplicationError(_("This person is no longer a member."))
+    if membership.available_for_assignment == bool(available):
+        return membership
+    return record_update(membership, actor=actor, available_for_assignment=bool(available))

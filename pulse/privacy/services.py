@@ -483,7 +483,25 @@ def _scrub_related_rows(contact: Contact, *, scrub, actor) -> dict[type, list]:
                     row.updated_by = actor
                     update += ["updated_by", "updated_at"]
                 row.save(update_fields=update)
+    _scrub_form_submissions(touched, scrub=scrub)
     return touched
+
+
+def _scrub_form_submissions(touched: dict[type, list], *, scrub) -> None:
+    """A lead's raw web-form posts point at the lead, not the contact: what the person
+    typed, their IP address and browser go with the rest."""
+    from pulse.leads.models import Lead, WebFormSubmission
+
+    lead_ids = touched.get(Lead)
+    if not lead_ids:
+        return
+    for row in WebFormSubmission.objects.filter(lead_id__in=lead_ids):
+        row.data = scrub(row.data)
+        row.referrer = scrub(row.referrer)
+        row.ip_address = None
+        row.user_agent = ""
+        row.save(update_fields=["data", "referrer", "ip_address", "user_agent"])
+        touched.setdefault(WebFormSubmission, []).append(row.pk)
 
 
 def _check_may_erase(actor) -> None:

@@ -33,11 +33,16 @@ def test_signup_invite_login_switch_and_api_token(page, live_server):
 
     # Invite a colleague: the email carries a signed link that lets them join.
     page.goto("/settings/members/")
-    page.fill("input[name=email]", "ivan@example.com")
-    page.select_option("select[name=role]", "manager")
-    page.click("button:has-text('Send invitation')")
+    # The invite form: each member's row has a role select of its own.
+    invite = page.locator("form[action$='/settings/members/invite/']")
+    invite.locator("input[name=email]").fill("ivan@example.com")
+    invite.locator("select[name=role]").select_option("manager")
+    invite.get_by_role("button", name="Send invitation").click()
     page.wait_for_selector("text=ivan@example.com")
     assert len(mail.outbox) == 1
+    from pulse.accounts.models import Invitation
+
+    assert Invitation.objects.unscoped().get(email="ivan@example.com").role == "manager"
     link = re.search(r"https?://\S+/invitations/\S+/", mail.outbox[0].body).group(0)
 
     # A second organization, then back to the first through the user menu.

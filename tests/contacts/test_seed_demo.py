@@ -74,7 +74,8 @@ def test_seed_demo_builds_the_demo_and_is_idempotent():
     assert companies.filter(parent__isnull=False).count() >= 5
     assert contacts.values("assigned_to").distinct().count() >= 4
     assert contacts.values("lifecycle_stage").distinct().count() >= 6
-    assert Tag.objects.unscoped().filter(organization=northwind).count() == 12
+    # 12 for contacts and companies, 3 more for leads.
+    assert Tag.objects.unscoped().filter(organization=northwind).count() == 15
     assert CustomField.objects.unscoped().filter(organization=northwind).count() >= 4
     notes = Notification.objects.unscoped().filter(recipient=demo)
     assert notes.count() >= 4

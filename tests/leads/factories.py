@@ -76,7 +76,9 @@ def make_scoring_rule(org, actor, **fields):
     fields.setdefault("operator", "equals")
     fields.setdefault("value", "Software")
     fields.setdefault("points", 10)
-    return record_create(ScoringRule, org=org, actor=actor, **fields)
+    from pulse.leads.scoring import scoringrule_create
+
+    return scoringrule_create(org=org, actor=actor, **fields)
 
 
 @register_factory(LeadEngagement)
@@ -99,7 +101,9 @@ def make_assignment_rule(org, actor, **fields):
     fields.setdefault("name", f"Rule {n}")
     fields.setdefault("strategy", "round_robin")
     fields.setdefault("active", False)  # inactive unless a test turns it on
-    return record_create(AssignmentRule, org=org, actor=actor, users=users, **fields)
+    from pulse.leads.routing import assignmentrule_create
+
+    return assignmentrule_create(org=org, actor=actor, users=users, **fields)
 
 
 @register_factory(WebForm)
@@ -113,7 +117,9 @@ def make_web_form(org, actor, **fields):
             {"name": "email", "label": "Email", "required": True},
         ],
     )
-    return record_create(WebForm, org=org, actor=actor, **fields)
+    from pulse.leads.webforms import webform_create
+
+    return webform_create(org=org, actor=actor, **fields)
 
 
 @register_factory(WebFormSubmission)

@@ -302,3 +302,32 @@ def test_scrubbing_matches_whole_words_only():
 
     assert scrub("Ada met Adam; ada@x.com") == "[erased] met Adam; [erased]@x.com"
     assert scrub({"a": ["Ada", 3]}) == {"a": ["[erased]", 3]}
+
+
+def test_erase_reaches_the_persons_leads_and_their_web_form_posts(in_org, owner, rich_contact):
+    from pulse.leads.models import WebFormSubmission
+    from tests.leads.factories import make_lead, make_web_form
+    from tests.leads.factories import make_web_form_submission as make_post
+
+    # Typed with the contact's email: the lead attaches to the known contact.
+    lead = make_lead(in_org, owner, title="Ada Lovelace wants a demo", email="ada@example.com")
+    post = make_post(
+        in_org,
+        owner,
+        form=make_web_form(in_org, owner),
+        lead=lead,
+        data={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+        ip_address="203.0.113.9",
+        user_agent="Firefox",
+    )
+
+    services.privacy_erase(org=in_org, actor=owner, contact=rich_contact, confirmation="ERASE")
+
+    lead.refresh_from_db()
+    post = WebFormSubmission.objects.get(pk=post.pk)
+    assert lead.contact_id == rich_contact.pk
+    assert "Lovelace" not in lead.title and "ada@example.com" not in lead.email
+    assert "Lovelace" not in json.dumps(post.data) and "ada@example.com" not in json.dumps(
+        post.data
+    )
+    assert (post.ip_address, post.user_agent) == (None, "")

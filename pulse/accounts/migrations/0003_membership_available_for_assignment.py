@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_organization_country'),
+        ("accounts", "0002_organization_country"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='membership',
-            name='available_for_assignment',
-            field=models.BooleanField(default=True, verbose_name='takes new leads'),
+            model_name="membership",
+            name="available_for_assignment",
+            field=models.BooleanField(default=True, verbose_name="takes new leads"),
         ),
     ]

@@ -21,6 +21,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from pulse.accounts.models import Membership, Organization, RecordVisibility, Role, User
@@ -237,7 +238,12 @@ class Command(BaseCommand):
             self.stdout.write("The demo organization already exists; nothing to do.")
         else:
             self.rng = random.Random(SEED)
-            with transaction.atomic():  # one transaction: fast on SQLite, all or nothing
+            # Demo people have made-up addresses (double opt-in confirmations, invitations):
+            # whatever the demo "sends" stays in memory, even with a real EMAIL_URL set.
+            with (
+                override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
+                transaction.atomic(),  # one transaction: fast on SQLite, all or nothing
+            ):
                 org, owner, people, records = self._seed()
                 with tenant_context(org, actor=owner, source="system"):
                     self._notifications(org, owner, people, *records)
@@ -287,11 +293,13 @@ class Command(BaseCommand):
                 members=[people["support"]],
             )
             records = self._records(org, owner, people)
+            from pulse.leads import demo as leads_demo
             from pulse.privacy import demo as privacy_demo
             from pulse.segments import demo as segments_demo
 
             segments_demo.seed(org, people, self.rng)
             privacy_demo.seed(org, people, self.rng)
+            leads_demo.seed(org, people, self.rng)
         self._second_organization(owner)
         return org, owner, people, records
 
