@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "pulse.core.middleware.SessionRefreshMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,9 +162,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
 INVITATION_MAX_AGE = int(os.environ.get("INVITATION_MAX_AGE", 60 * 60 * 24 * 7))
-# Idle sessions expire: the cookie is renewed on every request and dies after this.
+# Idle sessions expire: the cookie is renewed as people work (at most every five minutes,
+# SessionRefreshMiddleware) and dies this long after the last renewal.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 60 * 60 * 12))
-SESSION_SAVE_EVERY_REQUEST = True
 LOGIN_THROTTLE_ATTEMPTS = int(os.environ.get("LOGIN_THROTTLE_ATTEMPTS", 5))
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("LOGIN_THROTTLE_WINDOW", 15 * 60))
 

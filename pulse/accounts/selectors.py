@@ -46,7 +46,8 @@ def active_membership_for_request(request) -> Membership | None:
         or by_org.get(str(user.last_organization_id))
         or memberships[0]
     )
-    request.session[SESSION_ORG_KEY] = str(chosen.organization_id)
+    if request.session.get(SESSION_ORG_KEY) != str(chosen.organization_id):
+        request.session[SESSION_ORG_KEY] = str(chosen.organization_id)
     user.__dict__.setdefault("_pulse_memberships", {})[chosen.organization_id] = chosen
     return chosen
 

@@ -442,7 +442,9 @@ class Contact(AddressFields, CustomFieldsModel, TenantModel):
             # without an email would otherwise form one huge tie to sort.
             models.Index("organization", Lower("email"), "id", name="contact_org_email_id"),
             # Eight stages: sorting by one is a sort by stage, then primary key.
-            models.Index(fields=["organization", "lifecycle_stage", "id"], name="contact_org_stage"),
+            models.Index(
+                fields=["organization", "lifecycle_stage", "id"], name="contact_org_stage"
+            ),
             models.Index(fields=["organization", "email_domain"], name="contact_org_email_domain"),
             models.Index(fields=["organization", "phone"], name="contact_org_phone"),
             models.Index(fields=["organization", "mobile"], name="contact_org_mobile"),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from .errors import ApplicationError
 from .models import TenantModel
+from .tenancy import forget
 
 
 def full_clean_or_raise(instance: models.Model, *, exclude: Iterable[str] | None = None) -> None:
@@ -46,6 +47,7 @@ def record_create(model: type[TenantModel], *, org, actor, **fields) -> TenantMo
     full_clean_or_raise(instance)
     instance.save()
     _set_m2m(instance, m2m)
+    forget(model._meta.label_lower)  # reads memoized in this request see the change
     return instance
 
 
@@ -86,6 +88,7 @@ def record_update(
         instance.save(update_fields=[*changed, "updated_by", "updated_at", "version"])
         instance.refresh_from_db(fields=["version"])
     _set_m2m(instance, m2m)
+    forget(instance._meta.label_lower)
     return instance
 
 
@@ -98,6 +101,7 @@ def record_delete(instance: TenantModel, *, actor) -> TenantModel:
     instance.deleted_by = actor
     instance.updated_by = actor
     instance.save(update_fields=["deleted_at", "deleted_by", "updated_by", "updated_at"])
+    forget(instance._meta.label_lower)
     return instance
 
 
@@ -114,4 +118,5 @@ def record_restore(instance: TenantModel, *, actor) -> TenantModel:
     except ValidationError as exc:
         raise ApplicationError.from_validation_error(exc)
     instance.save(update_fields=["deleted_at", "deleted_by", "updated_by", "updated_at"])
+    forget(instance._meta.label_lower)
     return instance

@@ -17,6 +17,8 @@ _org: ContextVar[Any] = ContextVar("pulse_org", default=None)
 _actor: ContextVar[Any] = ContextVar("pulse_actor", default=None)
 _source: ContextVar[str] = ContextVar("pulse_source", default="system")
 _request_id: ContextVar[str] = ContextVar("pulse_request_id", default="")
+# Reads worth doing once per request or task (see ``memoized``); fresh per activation.
+_memo: ContextVar[dict | None] = ContextVar("pulse_memo", default=None)
 
 SOURCES = ("web", "api", "admin", "import", "task", "system")
 
@@ -42,6 +44,7 @@ class _Tokens:
     org: Any
     actor: Any
     source: Any
+    memo: Any = None
 
 
 def activate(org, *, actor=None, source: str | None = None) -> _Tokens:
@@ -50,10 +53,13 @@ def activate(org, *, actor=None, source: str | None = None) -> _Tokens:
         _org.set(org),
         _actor.set(actor),
         _source.set(source) if source else _source.set(_source.get()),
+        _memo.set({}),
     )
 
 
 def deactivate(tokens: _Tokens) -> None:
+    if tokens.memo is not None:
+        _memo.reset(tokens.memo)
     _source.reset(tokens.source)
     _actor.reset(tokens.actor)
     _org.reset(tokens.org)
@@ -76,3 +82,27 @@ def request_id_context(value: str | None = None):
         yield _request_id.get()
     finally:
         _request_id.reset(token)
+
+
+def memoized(key: tuple, factory):
+    """``factory()``, computed once per tenant context (a request, a task, a block).
+
+    For small configuration reads that several parts of one page need (custom field
+    definitions, lead settings): each costs a query, and a list page asked for some of
+    them twice. Outside a context nothing is kept. The services that change such data
+    call ``forget`` so a later read in the same context sees the change.
+    """
+    store = _memo.get()
+    if store is None:
+        return factory()
+    if key not in store:
+        store[key] = factory()
+    return store[key]
+
+
+def forget(kind: str) -> None:
+    """Drop the memoized reads whose key starts with ``kind``."""
+    store = _memo.get()
+    if store:
+        for key in [k for k in store if k and k[0] == kind]:
+            del store[key]

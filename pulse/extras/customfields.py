@@ -98,10 +98,22 @@ def custom_field_models() -> list[type[TenantModel]]:
 
 def definitions_for(model) -> list[CustomField]:
     """The current organization's custom field definitions for ``model``, in form order."""
+    from pulse.core.tenancy import get_current_org, memoized
+
     content_type = ContentType.objects.get_for_model(model)
-    return list(
-        CustomField.objects.filter(content_type=content_type).order_by("position", "label", "pk")
-    )
+
+    def read() -> list[CustomField]:
+        return list(
+            CustomField.objects.filter(content_type=content_type).order_by(
+                "position", "label", "pk"
+            )
+        )
+
+    org = get_current_org()
+    if org is None:
+        return read()  # fails closed, as before
+    # Once per request: a list page's filters and its column chooser both need them.
+    return list(memoized((CustomField._meta.label_lower, org.pk, content_type.pk), read))
 
 
 # --- validation -----------------------------------------------------------------------

@@ -157,6 +157,9 @@ def parse_decimal(text: str, *, max_digits: int = 18, places: int = 2) -> decima
         raise CellError(_("Enter a number."))
     if not number.is_finite():
         raise CellError(_("Enter a number."))
+    # Checked before rounding: quantizing 1E100 overflows the decimal context.
+    if number and number.adjusted() >= max_digits - places:
+        raise CellError(_("This number is too large."))
     number = number.quantize(decimal.Decimal(1).scaleb(-places))
     if len(number.as_tuple().digits) > max_digits:
         raise CellError(_("This number is too large."))

@@ -97,12 +97,17 @@ def lead_stages(*, org) -> list[LeadStage]:
     One plain query once the stages exist: pages ask for them several times (filter bar,
     bulk bar, board), and the service's transaction cost two more round trips each.
     """
-    stages = list(LeadStage.objects.unscoped().filter(organization=org, deleted_at__isnull=True))
-    if stages:
-        return sorted(stages, key=lambda s: (s.position, s.name))
+    from pulse.core.tenancy import memoized
+
     from .services import leadstage_ensure_defaults
 
-    return leadstage_ensure_defaults(org=org)
+    def read() -> list[LeadStage]:
+        stages = LeadStage.objects.unscoped().filter(organization=org, deleted_at__isnull=True)
+        return sorted(stages, key=lambda s: (s.position, s.name))
+
+    # Once per request (stage writes go through record_* services, which forget it).
+    stages = memoized((LeadStage._meta.label_lower, org.pk), read)
+    return list(stages) if stages else leadstage_ensure_defaults(org=org)
 
 
 # --- date ranges --------------------------------------------------------------------------
@@ -316,6 +321,9 @@ def lead_pipeline(*, user, org, filters=None, cards: int = PIPELINE_CARDS, reque
     return Pipeline(columns=list(columns.values()), currency=currency)
 
 
+_STAGE_MOVE_FIELDS = frozenset({"stage", "stage_id", "unqualified_reason"})
+
+
 def lead_timeline(*, lead: Lead, limit: int = 30) -> list[dict]:
     """Stage moves (with notes and reasons) and record history of a lead, newest first."""
     from pulse.audit.selectors import history_for
@@ -324,6 +332,11 @@ def lead_timeline(*, lead: Lead, limit: int = 30) -> list[dict]:
     for change in lead.stage_changes.select_related("from_stage", "to_stage", "changed_by")[:limit]:
         events.append({"kind": "stage", "at": change.changed_at, "change": change})
     for entry in history_for(lead)[:limit]:
+        # A stage move is told once, by its stage-change row (with notes and reason),
+        # not again as "updated: stage".
+        changed = {k for k in (entry.changes or {}) if not k.startswith("_")}
+        if entry.action == "update" and changed and changed <= _STAGE_MOVE_FIELDS:
+            continue
         events.append({"kind": "history", "at": entry.created_at, "entry": entry})
     events.sort(key=lambda e: e["at"], reverse=True)
     return events[:limit]

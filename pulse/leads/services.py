@@ -55,11 +55,17 @@ def leadstage_ensure_defaults(*, org, actor=None) -> list[LeadStage]:
 
 def lead_settings(*, org) -> LeadSettings:
     """The organization's lead settings (defaults until an admin changes them)."""
-    settings = LeadSettings.objects.unscoped().filter(organization=org).first()
-    if settings is None:
-        with transaction.atomic():
-            settings, _created = LeadSettings.objects.unscoped().get_or_create(organization=org)
-    return settings
+    from pulse.core.tenancy import memoized
+
+    def read() -> LeadSettings:
+        settings = LeadSettings.objects.unscoped().filter(organization=org).first()
+        if settings is None:
+            with transaction.atomic():
+                settings, _created = LeadSettings.objects.unscoped().get_or_create(organization=org)
+        return settings
+
+    # Read once per request: bands are drawn on many rows and in several places.
+    return memoized((LeadSettings._meta.label_lower, org.pk), read)
 
 
 def stage_by_key(*, org, key: str) -> LeadStage:

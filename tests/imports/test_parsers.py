@@ -224,6 +224,12 @@ def test_decimals(text, value):
     assert str(parse_decimal(text)) == value
 
 
+@pytest.mark.parametrize("text", ["1E100", "9" * 40, "1" + "0" * 16])
+def test_numbers_too_large_for_the_column_are_a_cell_error(text):
+    with pytest.raises(CellError):
+        parse_decimal(text)
+
+
 def test_countries():
     assert [
         parse_country(t)

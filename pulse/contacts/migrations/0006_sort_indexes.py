@@ -6,25 +6,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_membership_available_for_assignment'),
-        ('contacts', '0005_duplicate_dismissal'),
-        ('extras', '0002_bulk_job'),
+        ("accounts", "0003_membership_available_for_assignment"),
+        ("contacts", "0005_duplicate_dismissal"),
+        ("extras", "0002_bulk_job"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_org_email',
+            model_name="contact",
+            name="contact_org_email",
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(models.F('organization'), django.db.models.functions.text.Lower('email'), models.F('id'), name='contact_org_email_id'),
+            model_name="contact",
+            index=models.Index(
+                models.F("organization"),
+                django.db.models.functions.text.Lower("email"),
+                models.F("id"),
+                name="contact_org_email_id",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['organization', 'lifecycle_stage', 'id'], name='contact_org_stage'),
+            model_name="contact",
+            index=models.Index(
+                fields=["organization", "lifecycle_stage", "id"], name="contact_org_stage"
+            ),
         ),
     ]
