@@ -38,6 +38,8 @@ def active_membership_for_request(request) -> Membership | None:
     """
     user = request.user
     memberships = list(memberships_of(user))
+    # The layout's organization switcher lists the same rows: kept for this request.
+    user.__dict__["_pulse_membership_list"] = memberships
     if not memberships:
         return None
     by_org = {str(m.organization_id): m for m in memberships}

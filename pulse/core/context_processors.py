@@ -23,7 +23,10 @@ def shell(request):
         "current_org": org,
         "current_membership": membership,
         "is_org_admin": bool(membership and membership.is_admin),
-        "user_memberships": lambda: list(memberships_of(user)),
+        # Read once by the tenancy middleware (active_membership_for_request) already.
+        "user_memberships": lambda: (
+            user.__dict__.get("_pulse_membership_list") or list(memberships_of(user))
+        ),
         "unread_notifications": unread,
         "site_url": settings.SITE_URL,
     }

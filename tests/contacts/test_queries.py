@@ -49,14 +49,14 @@ def _count(func) -> int:
 # Fixed whatever the number of rows. A list page: session, user, membership, custom
 # field definitions (read once per request, shared by the filters and the column
 # chooser), count, rows, their tags, saved views, owners and tags for the filter and bulk
-# bars, the bell and the organization switcher. The session is not written back on every
-# request (SessionRefreshMiddleware).
-CONTACT_LIST_QUERIES = 12
-COMPANY_LIST_QUERIES = 13  # + the contact counts of the page's companies
+# bars and the bell (the organization switcher reuses the middleware's memberships). The
+# session is not written back on every request (SessionRefreshMiddleware).
+CONTACT_LIST_QUERIES = 11
+COMPANY_LIST_QUERIES = 12  # + the contact counts of the page's companies
 # Detail: the record, its tags, timeline, custom field definitions (+ for a company: its
 # contacts and their count, one query per hierarchy level, and the contact counts).
-CONTACT_DETAIL_QUERIES = 10  # + the contact's relationships (both sides, one query)
-COMPANY_DETAIL_QUERIES = 15  # a company with a child and a grandchild
+CONTACT_DETAIL_QUERIES = 9  # + the contact's relationships (both sides, one query)
+COMPANY_DETAIL_QUERIES = 14  # a company with a child and a grandchild
 # API: token, membership, custom field definitions, count, rows, tags.
 API_CONTACT_LIST_QUERIES = 6
 API_COMPANY_LIST_QUERIES = 6
