@@ -59,6 +59,29 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return self.related_model.objects.restrict(self.context["request"].user, "view")
 
 
+class _PrefetchedTagsField(serializers.ManyRelatedField):
+    """Tag ids from ``record.prefetched_tags`` when a list fetched them into a plain list
+    (``pulse.extras.selectors.tags_prefetch``), else from the relation."""
+
+    def get_attribute(self, instance):
+        from pulse.extras.selectors import PREFETCHED_TAGS
+
+        tags = getattr(instance, PREFETCHED_TAGS, None)
+        return tags if tags is not None else super().get_attribute(instance)
+
+
+class TagsField(TenantRelatedField):
+    """A record's tags by id (writes replace them); reads use a prefetched list if any."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        from rest_framework.relations import MANY_RELATION_KWARGS
+
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({k: v for k, v in kwargs.items() if k in MANY_RELATION_KWARGS})
+        return _PrefetchedTagsField(**list_kwargs)
+
+
 class MemberField(serializers.PrimaryKeyRelatedField):
     """A user who is a live member of the current organization (by user id)."""
 
@@ -71,7 +94,7 @@ class MemberField(serializers.PrimaryKeyRelatedField):
 class RecordSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     """What contact and company serializers share: tags, owner, audit columns, custom fields."""
 
-    tags = TenantRelatedField(
+    tags = TagsField(
         model=Tag, many=True, required=False, help_text=_("Tag ids (replaces the tags).")
     )
     assigned_to = MemberField(

@@ -763,6 +763,7 @@ from rest_framework.response import Response as _AResponse  # noqa: E402
 
 from pulse.contacts.api import MappedOrderingFilter as _AOrdering  # noqa: E402
 from pulse.contacts.api import MemberField as _AMemberField  # noqa: E402
+from pulse.contacts.api import TagsField as _ATagsField  # noqa: E402
 from pulse.contacts.api import TenantRelatedField as _ARelated  # noqa: E402
 from pulse.contacts.models import Contact as _AContact  # noqa: E402
 from pulse.core.api import TenantModelViewSet as _ATenantModelViewSet  # noqa: E402
@@ -770,6 +771,7 @@ from pulse.core.api import TenantViewSetMixin as _ATenantViewSetMixin  # noqa: E
 from pulse.core.api import VersionedSerializerMixin as _AVersioned  # noqa: E402
 from pulse.extras.customfields import CustomFieldsSerializerField as _ACustomFields  # noqa: E402
 from pulse.extras.models import Tag as _ATag  # noqa: E402
+from pulse.extras.selectors import tags_prefetch as _a_tags_prefetch  # noqa: E402
 
 from . import selectors as _a_selectors  # noqa: E402
 from . import services as _a_services  # noqa: E402
@@ -780,26 +782,6 @@ from .models import LeadSettings as _ALeadSettings  # noqa: E402
 from .models import LeadStage as _ALeadStage  # noqa: E402
 
 
-class _APrefetchedTagsField(_a_ser.ManyRelatedField):
-    """Tag ids from ``lead.prefetched_tags`` when the list prefetched them (G: speed)."""
-
-    def get_attribute(self, instance):
-        tags = getattr(instance, _a_selectors.PREFETCHED_TAGS, None)
-        return tags if tags is not None else super().get_attribute(instance)
-
-
-class _ATagsField(_ARelated):
-    """Tags of a lead, read from the list's prefetched list when present."""
-
-    @classmethod
-    def many_init(cls, *args, **kwargs):
-        from rest_framework.relations import MANY_RELATION_KWARGS
-
-        list_kwargs = {"child_relation": cls(*args, **kwargs)}
-        list_kwargs.update({k: v for k, v in kwargs.items() if k in MANY_RELATION_KWARGS})
-        return _APrefetchedTagsField(**list_kwargs)
-
-
 class StageKeyField(_a_ser.CharField):
     """A lead stage by its key (``qualified``); an unknown key is a 400 naming the known ones."""
 
@@ -808,10 +790,9 @@ class StageKeyField(_a_ser.CharField):
 
 
 def _band_for(serializer, lead) -> str:
-    context = serializer.context
-    if "lead_settings" not in context:
-        context["lead_settings"] = _a_services.lead_settings(org=context["request"].organization)
-    return context["lead_settings"].band(lead.score or 0)
+    # lead_settings is read once per request (tenancy.memoized), whatever the row count.
+    org = serializer.context["request"].organization
+    return _a_services.lead_settings(org=org).band(lead.score or 0)
 
 
 class LeadSerializer(_AVersioned, _a_ser.ModelSerializer):
@@ -1026,7 +1007,7 @@ class LeadViewSet(LeadConversionActions, LeadScoringActions, _ATenantModelViewSe
         # The list reads tags from a plain prefetched list (G: a page of 50 saved ~40 ms);
         # a record that a request may change keeps Django's prefetch, which writes clear.
         if getattr(self, "action", None) == "list":
-            return (_a_selectors.tags_prefetch(),)
+            return (_a_tags_prefetch(),)
         return _a_selectors.LEAD_LIST_PREFETCH_RELATED
 
     def create_record(self, data):

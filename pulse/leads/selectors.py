@@ -13,23 +13,19 @@ import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pulse.core.errors import ApplicationError
+from pulse.extras.selectors import tags_prefetch
 
 from .models import Lead, LeadStage
 
 LEAD_LIST_SELECT_RELATED = ("stage", "assigned_to", "contact")
 LEAD_LIST_PREFETCH_RELATED = ("tags",)
-# List rows carry their tags in a plain list (``lead.prefetched_tags``): the default
-# prefetch builds a tenant-scoped queryset per row only to hold the cached tags (~1 ms a
-# row). Read them with ``tags_of(lead)``. The attribute is not refreshed by a write, so
-# use it for reads only (lists), not for a record a request then changes.
-PREFETCHED_TAGS = "prefetched_tags"
 LEAD_DETAIL_SELECT_RELATED = (
     "stage",
     "assigned_to",
@@ -69,17 +65,6 @@ DATE_RANGES = {
     "this_quarter": gettext_lazy("This quarter"),
     "last_30_days": gettext_lazy("Last 30 days"),
 }
-
-
-def tags_prefetch() -> Prefetch:
-    """The tags of list rows into ``lead.prefetched_tags`` (see ``PREFETCHED_TAGS``)."""
-    return Prefetch("tags", to_attr=PREFETCHED_TAGS)
-
-
-def tags_of(lead: Lead) -> list:
-    """A lead's tags: the prefetched list when there is one, else a query."""
-    tags = getattr(lead, PREFETCHED_TAGS, None)
-    return tags if tags is not None else list(lead.tags.all())
 
 
 def lead_list(*, user, action: str = "view") -> QuerySet[Lead]:

@@ -184,11 +184,8 @@ def test_score_partial_explains_the_score(org, owner, in_org, django_capture_on_
 def test_api_score_and_probability(org, owner, in_org):
     lead = make_lead(in_org, owner)
     client = api_client(owner, org)
-    try:
-        score_url = reverse("lead-score", kwargs={"pk": lead.pk})
-        probability_url = reverse("lead-probability", kwargs={"pk": lead.pk})
-    except Exception:  # noqa: BLE001 - the lead viewset (A) mixes our actions in
-        pytest.skip("LeadViewSet does not mix in LeadScoringActions yet")
+    score_url = reverse("lead-score", kwargs={"pk": lead.pk})
+    probability_url = reverse("lead-probability", kwargs={"pk": lead.pk})
     body = client.get(score_url).json()
     assert body["band"] == "cold" and body["model_ready"] is False
     assert "Not enough history" in body["model_message"]
