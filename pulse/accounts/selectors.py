@@ -145,7 +145,7 @@ def permission_record_types() -> list[type[Model]]:
         for model in apps.get_models()
         if issubclass(model, TenantModel)
         and not model._meta.proxy
-        and getattr(model, "permission_group", "records") in ("records", "config")
+        and getattr(model, "permission_group", "records") in ("records", "config", "goals")
     ]
     found.append(AuditEntry)
     return sorted(found, key=lambda m: (m.permission_group != "records", m._meta.label_lower))

@@ -33,16 +33,19 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import IContains
 from django.utils.translation import gettext_lazy as _
 
+from pulse.core.pagination import remember_count
 from pulse.core.registry import SearchEntry, register_search
 
+from . import fts
 from .models import Company, Contact
 
 MAX_WORDS = 5
 MAX_QUERY_LENGTH = 100
 # Words this long or longer match anywhere (trigram indexes need three characters).
 SUBSTRING_MIN_LENGTH = 3
-CONTACT_DOCUMENT_FIELDS = ("first_name", "last_name", "email", "phone", "mobile")
-COMPANY_DOCUMENT_FIELDS = ("name", "domain", "phone")
+# The document fields (one list for both databases: SQLite's triggers are built from it).
+CONTACT_DOCUMENT_FIELDS = fts.DOCUMENTS["contacts_contact"]
+COMPANY_DOCUMENT_FIELDS = fts.DOCUMENTS["contacts_company"]
 # A query made of digits and phone punctuation only, with at least three digits.
 PHONE_QUERY = re.compile(r"^\+?[\d\s().\-/]*\d[\d\s().\-/]*$")
 # A long word also finds contacts of the companies it matches, when it matches at most
@@ -126,15 +129,21 @@ class SearchSpec:
 
     # --- conditions ---------------------------------------------------------------------
 
+    def contains(self, text: str) -> Q:
+        """The document contains ``text`` (case-insensitive)."""
+        if connection.vendor == "sqlite" and len(text) >= SUBSTRING_MIN_LENGTH:
+            return Q(DocumentContains(F("pk"), text))
+        return Q(IContains(self.document(), text))
+
     def word_start(self, word: str) -> Q:
         """``word`` starts a word of the document."""
-        return Q(IContains(self.document(), f" {word}"))
+        return self.contains(f" {word}")
 
     def word_anywhere(self, word: str) -> Q:
         """``word`` is in the document (or, for a long word, the related record's)."""
         if len(word) < SUBSTRING_MIN_LENGTH:
             return self.word_start(word)
-        condition = Q(IContains(self.document(), word))
+        condition = self.contains(word)
         if self.related_spec is not None:
             related_ids = self.related_spec.ids_matching(word)
             if related_ids:
@@ -145,7 +154,7 @@ class SearchSpec:
         """Primary keys of rows whose document contains ``word``; none when more than
         ``RELATED_LIMIT`` do (such a word is too common to name a company by)."""
         ids = list(
-            self.model.objects.filter(IContains(self.document(), word))
+            self.model.objects.filter(self.contains(word))
             .order_by()
             .values_list("pk", flat=True)[: RELATED_LIMIT + 1]
         )
@@ -154,7 +163,7 @@ class SearchSpec:
     def matches(self, parsed: ParsedQuery, *, word_starts_only: bool = False) -> Q:
         """Every word matches (the list filter); ``word_starts_only``: the prefix tier."""
         if parsed.digits:
-            return Q(IContains(self.document(), parsed.digits))
+            return self.contains(parsed.digits)
         condition = Q()
         for word in parsed.words:
             condition &= self.word_start(word) if word_starts_only else self.word_anywhere(word)
@@ -214,16 +223,21 @@ def _narrow(qs: QuerySet, condition: Q, *, truncate: bool = False) -> QuerySet:
     stops after ``NARROW_LIMIT`` + 1 rows): when there are few, the result is "primary
     key in those", which the database sorts in a moment; when there are more, the word
     is common and the plain filter is returned (``truncate``: the first
-    ``NARROW_LIMIT`` found are kept instead, for the global search's top five).
+    ``NARROW_LIMIT`` found are kept instead, for the global search's top five). Either
+    way the list's paginator is told the count found (exact, or "more than 5,000"), so
+    it does not read the matches a second time.
     """
     matches = qs.filter(condition)
     pks = list(matches.order_by().values_list("pk", flat=True)[: NARROW_LIMIT + 1])
     if len(pks) > NARROW_LIMIT and not truncate:
-        return matches
+        # The list's count would read the matches again: it is "more than 5,000".
+        return remember_count(matches, len(pks), exact=False)
     pks = pks[:NARROW_LIMIT]
     if connection.vendor != "postgresql":
-        return qs.filter(pk__in=pks)
-    return qs.filter(InArray(F("pk"), pks))
+        narrowed = qs.filter(pk__in=pks)
+    else:
+        narrowed = qs.filter(InArray(F("pk"), pks))
+    return remember_count(narrowed, len(pks), exact=True)
 
 
 class InArray(Lookup):
@@ -242,6 +256,33 @@ class InArray(Lookup):
         db_type = self.lhs.output_field.db_type(connection)
         sql = f"{lhs} = ANY(ARRAY(SELECT unnest(%s::{db_type}[])))"
         return sql, (*lhs_params, list(self.rhs))
+
+
+class DocumentContains(Lookup):
+    """SQLite: the record's search document contains the text, answered by the FTS5
+    trigram index of :mod:`pulse.contacts.fts` (``lhs`` is the primary key)::
+
+        id IN (SELECT record_id FROM <table>_search
+               WHERE id IN (SELECT rowid FROM <table>_search_fts
+                            WHERE <table>_search_fts MATCH '"text"'))
+
+    A quoted FTS5 phrase of trigrams is a substring match; quoting makes ``%``, ``_``,
+    ``*`` and the like plain characters. The text needs three characters or more.
+    """
+
+    lookup_name = "document_contains"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        table = self.lhs.target.model._meta.db_table
+        search, index = fts.search_table(table), fts.fts_table(table)
+        phrase = '"' + str(self.rhs).replace('"', '""') + '"'
+        sql = (
+            f"{lhs} IN (SELECT record_id FROM {search} WHERE id IN "  # noqa: S608 (table names)
+            f"(SELECT rowid FROM {index} WHERE {index} MATCH %s))"
+        )
+        return sql, (*lhs_params, phrase)
 
 
 COMPANY_SEARCH = SearchSpec(

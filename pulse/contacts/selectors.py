@@ -8,6 +8,7 @@ page costs a fixed number of queries (rule 7).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
@@ -146,3 +147,128 @@ def company_tree(*, company: Company, user, max_nodes: int = MAX_TREE_NODES) -> 
     for pk, node in nodes.items():
         node.contacts_count = counts.get(pk, 0)
     return root
+
+
+# --- opportunities of a contact or a company (issue 5, section D) -------------------------------
+# Read by the lazily loaded "Opportunities" panels of the contact and company pages, so the
+# pages' own pinned query counts do not change.
+
+
+@dataclass
+class OpportunityTotals:
+    """Deals of one company (or one contact): open and won, values in the organization's
+    currency at today's rates (``unconverted``: deals in a currency with no rate)."""
+
+    open_count: int = 0
+    open_value: Decimal = field(default_factory=Decimal)
+    won_count: int = 0
+    won_value: Decimal = field(default_factory=Decimal)
+    lost_count: int = 0
+    unconverted: int = 0
+
+    def add(self, other: OpportunityTotals) -> None:
+        for name in ("open_count", "open_value", "won_count", "won_value", "lost_count"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.unconverted += other.unconverted
+
+
+@dataclass
+class OpportunityRollupNode:
+    """A company of a hierarchy with its own deal totals and those of everything below."""
+
+    company: Company
+    own: OpportunityTotals
+    children: list[OpportunityRollupNode] = field(default_factory=list)
+
+    @property
+    def total(self) -> OpportunityTotals:
+        total = OpportunityTotals()
+        total.add(self.own)
+        for child in self.children:
+            total.add(child.total)
+        return total
+
+    def flat(self, depth: int = 0):
+        """(depth, node) in tree order, for a table."""
+        yield depth, self
+        for child in self.children:
+            yield from child.flat(depth + 1)
+
+
+def _opportunity_totals(opportunities, group: str, org) -> dict:
+    """``group`` value → OpportunityTotals, from one grouped query over ``opportunities``."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from pulse.currencies.selectors import converter
+
+    rates = converter(org)
+    today = timezone.localdate()
+    totals: dict = {}
+    for row in (
+        opportunities.order_by()
+        .values(group, "status", "currency")
+        .annotate(n=Count("pk"), v=Sum("value"))
+    ):
+        item = totals.setdefault(row[group], OpportunityTotals())
+        amount = rates.convert(row["v"] or Decimal("0"), row["currency"], today).amount
+        if row["status"] == "lost":
+            item.lost_count += row["n"]
+            continue
+        if amount is None:
+            item.unconverted += row["n"]
+            amount = Decimal("0")
+        if row["status"] == "open":
+            item.open_count += row["n"]
+            item.open_value += amount
+        else:
+            item.won_count += row["n"]
+            item.won_value += amount
+    return totals
+
+
+def contact_opportunities(*, contact: Contact, user, org=None, limit: int = 10):
+    """The deals ``contact`` is on (as the deal's contact or with a role), newest first,
+    at most ``limit``, with the totals of all of them: (deals, totals, count).
+    ``org``: the contact's organization when the caller has it (saves a query)."""
+    from pulse.opportunities.models import Opportunity, OpportunityContact
+
+    roles = OpportunityContact.objects.filter(contact=contact).values("opportunity_id")
+    deals = Opportunity.objects.restrict(user, "view").filter(Q(contact=contact) | Q(pk__in=roles))
+    totals = _opportunity_totals(deals, "organization", org or contact.organization)
+    summary = totals.get(contact.organization_id) or OpportunityTotals()
+    rows = list(deals.select_related("stage", "assigned_to").order_by("-created_at")[:limit])
+    count = summary.open_count + summary.won_count + summary.lost_count
+    return rows, summary, count
+
+
+def company_opportunity_rollup(*, company: Company, user, org=None, limit: int = 10):
+    """The company's own deals (newest first, at most ``limit``) and its hierarchy with
+    deal totals per company and rolled up over every company below:
+    (deals, root node). ``org``: the company's organization when the caller has it."""
+    from pulse.opportunities.models import Opportunity
+
+    tree = company_tree(company=company, user=user)
+    companies: dict = {}
+
+    def walk(node):
+        companies[node.company.pk] = node.company
+        for child in node.children:
+            walk(child)
+
+    walk(tree)
+    visible = Opportunity.objects.restrict(user, "view")
+    totals = _opportunity_totals(
+        visible.filter(company_id__in=list(companies)), "company", org or company.organization
+    )
+
+    def build(node) -> OpportunityRollupNode:
+        own = totals.get(node.company.pk) or OpportunityTotals()
+        return OpportunityRollupNode(node.company, own, [build(c) for c in node.children])
+
+    deals = list(
+        visible.filter(company=company)
+        .select_related("stage", "assigned_to")
+        .order_by("-created_at")[:limit]
+    )
+    return deals, build(tree)

@@ -7,6 +7,7 @@ classes while ``rest_framework.views`` is still importing, and the views import 
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -14,6 +15,39 @@ from django.utils.translation import gettext as _
 # Lists count matching rows up to this many; beyond it they say "10,000+" and page with
 # previous/next (an exact COUNT over a million rows costs more than the page itself).
 COUNT_CAP = 10_000
+
+
+def count_fingerprint(rows) -> tuple | None:
+    """What identifies the rows a count counts: the SQL of ``rows``' primary keys (None
+    for a query that cannot match anything)."""
+    try:
+        return rows.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
+def remember_count(rows, count: int, *, exact: bool):
+    """Tell a later :class:`CappedCountPaginator` over exactly ``rows`` how many there are
+    (``exact``) or at least are, so it does not count them again.
+
+    A search has often counted its matches already while choosing how to fetch them
+    (``pulse.contacts.search._narrow``); counting again meant reading every match twice.
+    The note rides on the query (Django copies it to clones) with a fingerprint of the
+    SQL, so a queryset filtered further, which counts differently, ignores it.
+    """
+    rows.query.pulse_known_count = (count_fingerprint(rows), count, exact)
+    return rows
+
+
+def _known_count(rows) -> tuple[int, bool] | None:
+    query = getattr(rows, "query", None)
+    known = getattr(query, "pulse_known_count", None)
+    if known is None or query.is_sliced:
+        return None
+    fingerprint, count, exact = known
+    if fingerprint is None or fingerprint != count_fingerprint(rows):
+        return None
+    return count, exact
 
 
 class CappedPage(Page):
@@ -41,6 +75,10 @@ class CappedCountPaginator(Paginator):
     "page N" with previous/next) and any page number may be asked for: the page fetches
     one row more than it shows to know whether a next page exists; a page past the end
     is an ``EmptyPage`` (a 404 in list views).
+
+    A count a search already knows (:func:`remember_count`) is used instead of counting;
+    "at least N" caps the count at N - 1 (a word in more than 5,000 contacts says "more
+    than 5,000").
     """
 
     count_cap = COUNT_CAP
@@ -53,6 +91,13 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def _capped_count(self) -> int:
         rows = self.object_list
+        known = _known_count(rows)
+        if known is not None:
+            count, exact = known
+            if not exact:
+                # "At least ``count``": the footer says "more than count - 1".
+                self.count_cap = min(self.count_cap, count - 1)
+            return count
         query = getattr(rows, "query", None)
         if query is None or query.is_sliced:
             return len(rows) if isinstance(rows, list | tuple) else rows.count()

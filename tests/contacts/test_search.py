@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from pulse.contacts import search
 from pulse.contacts.models import Company, Contact
 from pulse.contacts.search import parse_query, ranked_search, search_filter
 from pulse.core.pagination import CappedCountPaginator
@@ -225,3 +227,49 @@ def test_api_list_under_the_cap_counts_exactly(org, owner, people):
     body = api_client(owner, org).get("/api/crm/contacts/", {"page_size": 1}).json()
 
     assert (body["count"], body["count_is_capped"]) == (4, False)
+
+
+def _contact_counts(queries) -> list[str]:
+    return [q["sql"] for q in queries if "COUNT(" in q["sql"] and "contacts_contact" in q["sql"]]
+
+
+def test_a_search_list_counts_its_matches_once(org, owner, people):
+    client = web_client(owner, org)
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("contacts:contact_list"), {"search": "ada"})
+
+    assert response.context["page_obj"].paginator.count == 3
+    assert response.context["page_obj"].paginator.count_is_capped is False
+    # The search's own fetch of the matching keys was the count.
+    assert _contact_counts(ctx.captured_queries) == []
+
+
+def test_a_word_in_more_than_narrow_limit_records_says_more_than(org, owner, people, monkeypatch):
+    monkeypatch.setattr(search, "NARROW_LIMIT", 1)
+    client = web_client(owner, org)
+    url = reverse("contacts:contact_list")
+
+    with CaptureQueriesContext(connection) as ctx:
+        first = client.get(url, {"search": "a", "page_size": 1, "ordering": "name"})
+    second = client.get(url, {"search": "a", "page_size": 1, "ordering": "name", "page": 2})
+    api = api_client(owner, org).get("/api/crm/contacts/", {"search": "a", "page_size": 1})
+
+    # "a" starts a word of Ada Lovelace and Adam Zed: more than one.
+    paginator = first.context["page_obj"].paginator
+    assert (paginator.count, paginator.count_is_capped) == (1, True)
+    assert "1–1 of 1+" in first.content.decode()
+    assert _contact_counts(ctx.captured_queries) == []
+    assert _names(first.context["object_list"]) == ["Ada Lovelace"]
+    assert _names(second.context["object_list"]) == ["Adam Zed"]
+    assert second.context["page_obj"].has_next() is False
+    assert (api.json()["count"], api.json()["count_is_capped"]) == (1, True)
+
+
+def test_a_search_filtered_further_is_counted_afresh(org, owner, people):
+    with tenant_context(org, actor=owner):
+        searched = search_filter(Contact.objects.restrict(owner, "view"), "ada")
+        narrowed = searched.filter(last_name="Zed").order_by("pk")
+
+        assert CappedCountPaginator(searched.order_by("pk"), 10).count == 3
+        assert CappedCountPaginator(narrowed, 10).count == 1
