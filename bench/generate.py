@@ -41,6 +41,10 @@ SIZES = {
 }
 # Leads of the big organization per preset (issue 4 benchmarks the pipeline at 200,000).
 LEADS = {"tiny": 100, "small": 10_000, "medium": 50_000, "large": 200_000}
+# Opportunities of the big organization per preset (issue 5 benchmarks 300,000 deals and
+# about 2,000,000 stage changes: ``--size large`` or ``--opportunities 300000``).
+OPPORTUNITIES = {"tiny": 150, "small": 10_000, "medium": 50_000, "large": 300_000}
+CONTACT_SAMPLE = 20_000  # contacts remembered for opportunities to link to
 SMALL_ORGS = ("bench-small-1", "bench-small-2")
 SMALL_ORG_SHARE = 50  # each small organization holds 1/50 of the big one's rows
 YEARS = 3
@@ -238,6 +242,9 @@ class OrgData:
     company_ids: list[uuid.UUID] = field(default_factory=list)
     company_domains: list[str] = field(default_factory=list)
     company_cum: list[float] = field(default_factory=list)
+    company_names: list[str] = field(default_factory=list)
+    # Every n-th contact (id, index of its company or None): what opportunities link to.
+    contact_sample: list[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -423,6 +430,7 @@ def _generate_companies(world: World, data: OrgData, count: int) -> None:
             world.loader(through).add({"company_id": pk, "tag_id": tag})
         data.company_ids.append(pk)
         data.company_domains.append(domain)
+        data.company_names.append(name)
     # Contacts per company: Zipf, so a few companies have thousands of people.
     data.company_cum = _zipf_cum(len(data.company_ids), 0.9)
     world.loader.flush()
@@ -459,7 +467,8 @@ def _generate_contacts(world: World, data: OrgData, count: int) -> None:
     writer = world.loader(Contact)
     org_id = data.org.pk
     recent: list[dict] = []
-    for _ in range(count):
+    sample_every = max(1, count // CONTACT_SAMPLE)
+    for i in range(count):
         pk = world.uuid()
         # Some duplicates: the same person entered again (same email, or same name at the
         # same company with another email).
@@ -524,6 +533,8 @@ def _generate_contacts(world: World, data: OrgData, count: int) -> None:
             "version": 1,
         }
         writer.add(row)
+        if i % sample_every == 0:
+            data.contact_sample.append((pk, company_i))
         if len(recent) < 5000:
             recent.append({**row, "_company": company_i})
         elif rng.random() < 0.01:
@@ -669,6 +680,360 @@ def _generate_leads(world: World, data: OrgData, count: int) -> None:
     world.loader.flush()
 
 
+# --- opportunities (issue 5) ---------------------------------------------------------------
+
+# (name, share of the deals, median value, what the deals are called)
+OPP_PIPELINES = (
+    ("New business", 60, 12_000, ("New licences", "Pilot", "Platform roll-out", "Team plan")),
+    ("Renewals", 25, 6_000, ("Annual renewal", "Renewal + upsell", "Multi-year renewal")),
+    ("Partners", 15, 25_000, ("Reseller agreement", "OEM deal", "Referral partnership")),
+)
+# Where open deals sit (most in the early stages), which stage lost deals reached, and
+# the outcome mix: ~45% open, ~25% won, ~30% lost.
+OPP_OPEN_AT = (40, 28, 20, 12)
+OPP_LOST_FROM = (35, 30, 20, 15)
+OPP_OUTCOMES = (("open", 45), ("won", 25), ("lost", 30))
+OPP_CURRENCIES = (("USD", 45), ("EUR", 35), ("GBP", 10), ("CHF", 5), ("BGN", 5))
+# 1 unit in EUR, where the monthly rates start (a gentle random walk from there).
+OPP_RATES_EUR = {"USD": 0.92, "GBP": 1.17, "CHF": 1.04, "BGN": 0.51129, "EUR": 1.0}
+OPP_LOSS_WEIGHTS = (30, 22, 18, 14, 10, 6)  # the default loss reasons, in their order
+COMPETITORS = ("Salesforce", "HubSpot", "Pipedrive", "Zoho", "Odoo", "In-house tool")
+# Stage-history rows per deal (issue 5: 2,000,000 for 300,000 deals): deals slip back a
+# stage now and then; those back-and-forth moves make up the difference to a straight path.
+OPP_CHANGES_PER_DEAL = 2_000_000 / 300_000
+
+
+def _opp_pipelines(world: World, data: OrgData) -> list[tuple]:
+    """Three pipelines of six default stages, made through the services (as an admin
+    would): [(pipeline, open stages, won stage, lost stage)], plus the loss reasons."""
+    from pulse.core.services import record_create
+    from pulse.core.tenancy import tenant_context
+    from pulse.opportunities.models import LossReason, Pipeline, StageType
+    from pulse.opportunities.selectors import pipelines_of
+    from pulse.opportunities.services import pipeline_ensure_defaults, stage_create_defaults
+
+    org, actor = data.org, data.users[0]
+    with tenant_context(org, actor=actor, source="system"):
+        pipeline_ensure_defaults(org=org, actor=actor)
+        for position, (name, *_rest) in enumerate(OPP_PIPELINES[1:], start=1):
+            pipeline = record_create(Pipeline, org=org, actor=actor, name=name, position=position)
+            stage_create_defaults(pipeline=pipeline, actor=actor)
+        out = []
+        for pipeline in pipelines_of(org):
+            stages = pipeline.stage_list
+            out.append(
+                (
+                    pipeline,
+                    [s for s in stages if s.type == StageType.OPEN],
+                    next(s for s in stages if s.type == StageType.WON),
+                    next(s for s in stages if s.type == StageType.LOST),
+                )
+            )
+        reasons = list(
+            LossReason.objects.filter(deleted_at__isnull=True)
+            .order_by("position")
+            .values_list("pk", "name")
+        )
+    return out, reasons
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    """Knuth's method: fine for the small means used here."""
+    if lam <= 0:
+        return 0
+    limit, k, p = pow(2.718281828459045, -lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _opp_path(rng: random.Random, top: int, n_open: int, bounces: int) -> list[int]:
+    """Open-stage indices a deal went through: 0 … ``top``, with ``bounces`` detours (a
+    step ahead and back, or back and forward again), so the path ends at ``top``."""
+    path = list(range(top + 1))
+    for _ in range(bounces):
+        j = rng.randrange(len(path))
+        s = path[j]
+        if s + 1 < n_open and (s == 0 or rng.random() < 0.5):
+            path[j + 1 : j + 1] = [s + 1, s]
+        else:
+            path[j + 1 : j + 1] = [s - 1, s]
+    return path
+
+
+def _generate_exchange_rates(world: World, data: OrgData) -> None:
+    """Monthly rates of every deal currency other than the organization's, over the
+    generated period (two years back from the clock)."""
+    from pulse.currencies.models import ExchangeRate
+
+    rng = world.rng
+    base = data.org.default_currency
+    start = date(world.now.year - 2, world.now.month, 1)
+    for currency, _weight in OPP_CURRENCIES:
+        if currency == base:
+            continue
+        rate = OPP_RATES_EUR[currency] / OPP_RATES_EUR.get(base, 1.0)
+        day = start
+        while day <= world.now.date():
+            rate *= 1 + rng.gauss(0, 0.012 if currency != "BGN" else 0.0)
+            stamp = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            world.loader(ExchangeRate).add(
+                {
+                    "id": world.uuid(),
+                    "organization_id": data.org.pk,
+                    "currency": currency,
+                    "rate": Decimal(f"{rate:.6f}"),
+                    "valid_from": day,
+                    "source": "import",
+                    "created_by_id": data.users[0].pk,
+                    "updated_by_id": data.users[0].pk,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _generate_quotas(world: World, data: OrgData) -> None:
+    """Revenue quotas for every member by month, quarter and fiscal year (this year and
+    the last), and a team of everyone with quarterly and yearly quotas."""
+    from pulse.accounts.models import Team
+    from pulse.opportunities.models import Quota
+
+    rng = world.rng
+    org_id, actor = data.org.pk, data.users[0].pk
+    stamp = datetime(world.now.year - 1, 1, 1, tzinfo=UTC)
+    team_id = world.uuid()
+    world.loader(Team).add(
+        {
+            "id": team_id,
+            "organization_id": org_id,
+            "name": "Sales",
+            "manager_id": data.users[min(2, len(data.users) - 1)].pk,
+            "created_by_id": actor,
+            "updated_by_id": actor,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+    )
+    for user in data.users:
+        world.loader(Team.members.through).add({"team_id": team_id, "user_id": user.pk})
+    # A seller's monthly target follows their share of the deals (Zipf owners).
+    weights = [b - a for a, b in zip([0.0, *data.owner_cum], data.owner_cum, strict=False)]
+    total = sum(weights)
+    month_total = 2_400_000  # the organization's monthly revenue goal
+    rows = []
+    for year in (world.now.year - 1, world.now.year):
+        for i, user in enumerate(data.users):
+            month = max(5000, round(month_total * weights[i] / total * rng.uniform(0.9, 1.2), -3))
+            for m in range(1, 13):
+                rows.append((user.pk, None, "month", date(year, m, 1), month))
+            for q in range(4):
+                rows.append((user.pk, None, "quarter", date(year, 3 * q + 1, 1), month * 3))
+            rows.append((user.pk, None, "year", date(year, 1, 1), month * 12))
+        for q in range(4):
+            rows.append((None, team_id, "quarter", date(year, 3 * q + 1, 1), month_total * 3))
+        rows.append((None, team_id, "year", date(year, 1, 1), month_total * 12))
+    for user_id, team, period, start, target in rows:
+        world.loader(Quota).add(
+            {
+                "id": world.uuid(),
+                "organization_id": org_id,
+                "user_id": user_id,
+                "team_id": team,
+                "period": period,
+                "period_start": start,
+                "metric": "revenue",
+                "target": Decimal(target),
+                "created_by_id": actor,
+                "updated_by_id": actor,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+
+
+def _generate_opportunities(world: World, data: OrgData, count: int) -> int:
+    """Deals in three pipelines with their stage history; returns the history row count.
+
+    Closed deals (about 25% won, 30% lost) close over the last two years (more towards
+    now) after a log-normal sales cycle; open deals sit mostly in the early stages and
+    some have gone quiet for longer than their stage's rotting threshold. Each deal's
+    history is a path through its pipeline's stages, ending where the deal is, timed
+    between its creation and its close (or its ``stage_changed_at``). Owners are
+    Zipf-distributed; values log-normal per pipeline, in several currencies.
+    """
+    from pulse.opportunities.models import Opportunity, OpportunityStageChange
+
+    if count <= 0:
+        return 0
+    pipelines, reasons = _opp_pipelines(world, data)
+    _generate_exchange_rates(world, data)
+    _generate_quotas(world, data)
+    rng = world.rng
+    now = world.now
+    org_id, creator = data.org.pk, data.users[0].pk
+    pipe_cum = list(itertools.accumulate(w for _n, w, _v, _t in OPP_PIPELINES))
+    outcomes, outcome_cum = _weighted(OPP_OUTCOMES)
+    currencies, currency_cum = _weighted(OPP_CURRENCIES)
+    sources, source_cum = _weighted(LEAD_SOURCES)
+    open_cum = list(itertools.accumulate(OPP_OPEN_AT))
+    lost_cum = list(itertools.accumulate(OPP_LOST_FROM))
+    reason_cum = list(itertools.accumulate(OPP_LOSS_WEIGHTS[: len(reasons)] or [1]))
+    tag_cum = _zipf_cum(len(data.tags), 1.0)
+    # Rows a deal's straight path makes (creation + moves), on average: the detours make
+    # up the rest of OPP_CHANGES_PER_DEAL, two rows each.
+    share = {k: w / outcome_cum[-1] for k, w in OPP_OUTCOMES}
+    straight = (
+        share["open"] * sum(w * (k + 1) for k, w in enumerate(OPP_OPEN_AT)) / sum(OPP_OPEN_AT)
+        + share["won"] * (len(OPP_OPEN_AT) + 1)
+        + share["lost"] * sum(w * (k + 2) for k, w in enumerate(OPP_LOST_FROM)) / sum(OPP_LOST_FROM)
+    )
+    detours = max(0.0, (OPP_CHANGES_PER_DEAL - straight) / 2)
+    deals = world.loader(Opportunity)
+    history = world.loader(OpportunityStageChange)
+    through = Opportunity.tags.through
+    two_years = 2 * 365
+    written = 0
+    for _ in range(count):
+        pk = world.uuid()
+        p_i = bisect.bisect(pipe_cum, rng.random() * pipe_cum[-1])
+        pipeline, open_stages, won, lost = pipelines[p_i]
+        _name, _share, median, titles = OPP_PIPELINES[min(p_i, len(OPP_PIPELINES) - 1)]
+        n_open = len(open_stages)
+        outcome = world.pick(outcomes, outcome_cum)
+        bounces = _poisson(rng, detours)
+        if outcome == "open":
+            top = min(n_open - 1, bisect.bisect(open_cum, rng.random() * open_cum[-1]))
+            age = min(two_years, rng.lognormvariate(3.8, 0.9))  # median ~45 days old
+            created = now - timedelta(days=age, seconds=rng.randint(0, 86399))
+            end = now - timedelta(seconds=rng.randint(0, 6 * 3600))
+        else:
+            if outcome == "won":
+                top = n_open - 1
+            else:
+                top = min(n_open - 1, bisect.bisect(lost_cum, rng.random() * lost_cum[-1]))
+            end = now - timedelta(
+                days=rng.triangular(0, two_years, 0), seconds=rng.randint(0, 86399)
+            )
+            cycle = rng.lognormvariate(3.7 if outcome == "won" else 3.3, 0.7)  # ~40 / 27 days
+            created = end - timedelta(days=max(0.5, cycle))
+        path = _opp_path(rng, top, n_open, bounces)
+        stages = [open_stages[i] for i in path]
+        if outcome == "won":
+            stages.append(won)
+        elif outcome == "lost":
+            stages.append(lost)
+        # When each move happened: creation first, the rest in order up to the end.
+        span = (end - created).total_seconds()
+        if outcome == "open":
+            times = sorted(rng.random() * span for _ in range(len(stages) - 1))
+        else:
+            times = sorted(rng.random() * span for _ in range(len(stages) - 2)) + [span]
+        moments = [created] + [created + timedelta(seconds=t) for t in times]
+        stage = stages[-1]
+        entered = moments[-1]
+        value = Decimal(max(100, int(rng.lognormvariate(0, 0.9) * median / 10) * 10))
+        currency = world.pick(currencies, currency_cum)
+        owner = world.pick(data.users, data.owner_cum).pk if rng.random() < 0.97 else None
+        probability, custom, category = stage.probability, False, "pipeline"
+        loss_reason, competitor, actual = None, "", None
+        if outcome == "open":
+            if rng.random() < 0.1:
+                probability = max(0, min(100, probability + rng.choice((-10, -5, 5, 10, 15))))
+                custom = True
+            late = path[-1] / max(1, n_open - 1)
+            roll = rng.random()
+            if roll < 0.5 * late:
+                category = "commit"
+            elif roll < 0.5 * late + 0.3:
+                category = "best_case"
+            elif roll > 0.97:
+                category = "omitted"
+            expected = (now + timedelta(days=rng.triangular(-45, 240, 30))).date()
+            quiet = rng.random() < 0.15  # untouched since it entered its stage: may rot
+            last_activity = (
+                entered if quiet else max(entered, now - timedelta(days=rng.expovariate(1 / 4)))
+            )
+        else:
+            actual = end.date()
+            expected = actual + timedelta(days=rng.randint(-20, 30))
+            last_activity = end
+            if outcome == "won":
+                category = "closed"
+            else:
+                category = "omitted"
+                r_i = bisect.bisect(reason_cum, rng.random() * reason_cum[-1])
+                loss_reason = reasons[r_i][0]
+                if "competitor" in reasons[r_i][1].lower():
+                    competitor = rng.choice(COMPETITORS)
+        company_i = None
+        contact_id = None
+        if data.contact_sample and rng.random() < 0.85:
+            contact_id, company_i = rng.choice(data.contact_sample)
+        if company_i is None and data.company_ids and rng.random() < 0.8:
+            company_i = bisect.bisect(data.company_cum, rng.random() * data.company_cum[-1])
+        company_name = data.company_names[company_i] if company_i is not None else "Direct"
+        deals.add(
+            {
+                "id": pk,
+                "organization_id": org_id,
+                "name": f"{company_name}: {rng.choice(titles)}"[:200],
+                "description": "",
+                "contact_id": contact_id,
+                "company_id": data.company_ids[company_i] if company_i is not None else None,
+                "pipeline_id": pipeline.pk,
+                "stage_id": stage.pk,
+                "stage_changed_at": entered,
+                "last_activity_at": last_activity,
+                "value": value,
+                "currency": currency,
+                "probability": probability,
+                "probability_is_custom": custom,
+                "expected_close_date": expected,
+                "actual_close_date": actual,
+                "status": stage.type,
+                "loss_reason_id": loss_reason,
+                "competitor": competitor,
+                "forecast_category": category,
+                "source": world.pick(sources, source_cum) if rng.random() < 0.85 else "",
+                "assigned_to_id": owner,
+                "created_by_id": creator,
+                "updated_by_id": owner or creator,
+                "created_at": created,
+                "updated_at": max(last_activity, entered),
+                "deleted_at": now if rng.random() < 0.003 else None,
+                "version": len(stages),
+            }
+        )
+        previous = None
+        for i, (to_stage, when) in enumerate(zip(stages, moments, strict=True)):
+            history.add(
+                {
+                    "id": world.uuid(),
+                    "organization_id": org_id,
+                    "opportunity_id": pk,
+                    "pipeline_id": pipeline.pk,
+                    "from_stage_id": previous.pk if previous is not None else None,
+                    "to_stage_id": to_stage.pk,
+                    "seconds_in_from_stage": int((when - moments[i - 1]).total_seconds())
+                    if i
+                    else None,
+                    "value": value,
+                    "currency": currency,
+                    "changed_by_id": owner or creator,
+                    "changed_at": when,
+                }
+            )
+            previous = to_stage
+        written += len(stages)
+        for tag in {world.pick(data.tags, tag_cum) for _ in range(int(rng.expovariate(2.0)))}:
+            world.loader(through).add({"opportunity_id": pk, "tag_id": tag})
+    world.loader.flush()
+    return written
+
+
 def bench_org_slugs() -> tuple[str, ...]:
     return (BIG_ORG_SLUG, *SMALL_ORGS)
 
@@ -764,6 +1129,7 @@ def generate(
     contacts: int | None = None,
     companies: int | None = None,
     leads: int | None = None,
+    opportunities: int | None = None,
     do_reset: bool = False,
     out=print,
 ) -> Summary:
@@ -773,6 +1139,7 @@ def generate(
     from pulse.accounts.models import Organization
     from pulse.contacts.models import Company, Contact
     from pulse.leads.models import Lead
+    from pulse.opportunities.models import Opportunity, OpportunityStageChange, Quota
 
     from .loader import Loader, analyze
 
@@ -780,6 +1147,7 @@ def generate(
     n_contacts = contacts if contacts is not None else n_contacts
     n_companies = companies if companies is not None else n_companies
     n_leads = leads if leads is not None else LEADS[size]
+    n_opps = opportunities if opportunities is not None else OPPORTUNITIES[size]
     started = time.perf_counter()
     if do_reset:
         reset()
@@ -817,9 +1185,29 @@ def generate(
         org_leads = n_leads if slug == BIG_ORG_SLUG else n_leads // SMALL_ORG_SHARE
         _generate_leads(world, data, org_leads)
         out(f"{slug}: {org_leads:,} leads in {time.perf_counter() - step:.1f} s")
+        step = time.perf_counter()
+        org_opps = n_opps if slug == BIG_ORG_SLUG else n_opps // SMALL_ORG_SHARE
+        changes = _generate_opportunities(world, data, org_opps)
+        out(
+            f"{slug}: {org_opps:,} opportunities, {changes:,} stage changes"
+            f" in {time.perf_counter() - step:.1f} s"
+        )
     loader.flush()
     step = time.perf_counter()
-    analyze([Company, Contact, Contact.tags.through, Company.tags.through, Lead, Lead.tags.through])
+    analyze(
+        [
+            Company,
+            Contact,
+            Contact.tags.through,
+            Company.tags.through,
+            Lead,
+            Lead.tags.through,
+            Opportunity,
+            Opportunity.tags.through,
+            OpportunityStageChange,
+            Quota,
+        ]
+    )
     out(f"analyze: {time.perf_counter() - step:.1f} s ({connection.vendor})")
     seconds = time.perf_counter() - started
     summary = Summary(
@@ -843,6 +1231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--leads", type=int, help="override the preset's lead count (large: 200,000)"
     )
+    parser.add_argument(
+        "--opportunities",
+        type=int,
+        help="override the preset's opportunity count (large: 300,000, with ~2,000,000"
+        " stage changes)",
+    )
     parser.add_argument("--reset", action="store_true", help="remove an earlier generated set")
     args = parser.parse_args(argv)
     setup_django()
@@ -856,6 +1250,7 @@ def main(argv: list[str] | None = None) -> int:
         contacts=args.contacts,
         companies=args.companies,
         leads=args.leads,
+        opportunities=args.opportunities,
         do_reset=args.reset,
     )
     return 0

@@ -10,9 +10,11 @@ from rest_framework.routers import DefaultRouter
 from pulse.accounts import api as accounts_api
 from pulse.audit import api as audit_api
 from pulse.contacts import api as contacts_api
+from pulse.currencies import api as currencies_api
 from pulse.extras import api as extras_api
 from pulse.imports import api as imports_api
 from pulse.leads import api as leads_api
+from pulse.opportunities import api as opportunities_api
 from pulse.privacy import api as privacy_api
 from pulse.segments import api as segments_api
 
@@ -20,6 +22,8 @@ from pulse.segments import api as segments_api
 API_MODULES = [
     contacts_api,
     leads_api,
+    opportunities_api,
+    currencies_api,
     segments_api,
     imports_api,
     privacy_api,
@@ -43,6 +47,8 @@ urlpatterns = [
     path("", include("pulse.segments.urls")),
     path("", include("pulse.privacy.urls")),
     path("", include("pulse.leads.urls")),
+    path("", include("pulse.opportunities.urls")),
+    path("", include("pulse.currencies.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("pulse.accounts.api_auth_urls")),
     # A single resource (the current organization), so not a router route.

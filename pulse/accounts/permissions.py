@@ -35,6 +35,15 @@ DEFAULT_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         Role.SUPPORT_AGENT: frozenset({"view"}),
         Role.READ_ONLY: frozenset({"view"}),
     },
+    # Targets managers set for their people (quotas): reps see theirs.
+    "goals": {
+        Role.OWNER: ALL,
+        Role.ADMIN: ALL,
+        Role.MANAGER: WORK,
+        Role.SALES_REP: frozenset({"view"}),
+        Role.SUPPORT_AGENT: frozenset({"view"}),
+        Role.READ_ONLY: frozenset({"view"}),
+    },
     # The organization-wide change log (a record's own History tab follows the record).
     "audit": {Role.OWNER: frozenset({"view", "export"}), Role.ADMIN: frozenset({"view", "export"})},
     # Rows that belong to one person (notifications, private saved views): everyone

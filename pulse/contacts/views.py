@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -116,10 +118,11 @@ class ListPageMixin:
         return context
 
 
-def _members(request):
-    from pulse.accounts.selectors import organization_members
+def _members(request) -> list:
+    """The organization's members (filter bar, bulk bar, user cells), read once per request."""
+    from .filtersets import members_list
 
-    return organization_members(request.organization)
+    return members_list(request)
 
 
 def _saved_views(user, model):
@@ -474,7 +477,11 @@ def _list_features_context(view, context, members) -> dict:
     return {
         "table": table,
         "default_columns": ",".join(tables.default_keys(view.model)),
-        "rows": table.rows(records, cell_context),
+        "rows": _table_rows(
+            table.rows(records, cell_context),
+            with_checkbox=bool(context.get("bulk_form")),
+            can_edit=can_edit,
+        ),
         "filter_query": filters.urlencode(),
         "export_url": _export_url(view.export_target) if can_export else "",
         "export_formats": (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("vcf", "vCard"))
@@ -482,6 +489,50 @@ def _list_features_context(view, context, members) -> dict:
         else (("csv", "CSV"), ("xlsx", "Excel (XLSX)")),
         "bulk_jobs": list(request.session.get(SESSION_JOBS, [])),
     }
+
+
+class TableRow(tuple):
+    """``(record, cells)`` of a list's table body, with the row's whole ``<tr>`` in
+    ``html``: one string join per row instead of a template loop over the cells (the
+    loop was a quarter of a list page's template time)."""
+
+    def __new__(cls, record, cells, html):
+        row = super().__new__(cls, (record, cells))
+        row.html = html
+        return row
+
+
+def _table_rows(rows, *, with_checkbox: bool, can_edit: bool) -> list[TableRow]:
+    """``contacts/partials/record_table.html``'s rows, rendered in Python."""
+    if not rows:
+        return []
+    # The column attributes are the same on every row.
+    openers = {}
+    for column, _html in rows[0][1]:
+        css = column.css + (" cell-editable" if can_edit and column.editable else "")
+        openers[column.key] = format_html('<td class="{}" data-column="{}">', css, column.key)
+    select_label = _("Select %(record)s")
+    result = []
+    for record, cells in rows:
+        parts = [
+            format_html('<tr data-record-id="{}" data-version="{}">', record.pk, record.version)
+        ]
+        if with_checkbox:
+            parts.append(
+                format_html(
+                    '<td><input type="checkbox" class="form-check-input" name="ids" value="{}" '
+                    'form="bulk-form" data-bulk-row aria-label="{}"></td>',
+                    record.pk,
+                    select_label % {"record": record},
+                )
+            )
+        for column, html in cells:
+            parts.append(openers[column.key])
+            parts.append(conditional_escape(html))
+            parts.append("</td>")
+        parts.append("</tr>")
+        result.append(TableRow(record, cells, mark_safe("".join(parts))))  # noqa: S308
+    return result
 
 
 def _start_bulk_job(view, request, data, back: str):

@@ -101,8 +101,13 @@ def memoized(key: tuple, factory):
 
 
 def forget(kind: str) -> None:
-    """Drop the memoized reads whose key starts with ``kind``."""
+    """Drop the memoized reads whose key starts with ``kind`` (or with a tuple of kinds
+    that holds it: a read of several tables names them all)."""
     store = _memo.get()
     if store:
-        for key in [k for k in store if k and k[0] == kind]:
+        for key in [k for k in store if k and (k[0] == kind or _names(k[0], kind))]:
             del store[key]
+
+
+def _names(head, kind: str) -> bool:
+    return isinstance(head, tuple) and kind in head

@@ -64,6 +64,24 @@ def export_targets() -> dict[str, ExportTarget]:
             "companies", Company, CompanyFilterSet, COMPANY_ORDERINGS, "name"
         ),
         "leads": ExportTarget("leads", Lead, LeadFilterSet, LEAD_ORDERINGS, "-created_at"),
+        **_opportunity_targets(),
+    }
+
+
+def _opportunity_targets() -> dict[str, ExportTarget]:
+    # Opportunities (issue 5): the list page's columns, FilterSet and orderings.
+    from pulse.opportunities import tables as _opportunity_columns  # noqa: F401 (registers)
+    from pulse.opportunities.filtersets import OPPORTUNITY_ORDERINGS, OpportunityFilterSet
+    from pulse.opportunities.models import Opportunity
+
+    return {
+        "opportunities": ExportTarget(
+            "opportunities",
+            Opportunity,
+            OpportunityFilterSet,
+            OPPORTUNITY_ORDERINGS,
+            "-created_at",
+        )
     }
 
 
@@ -103,6 +121,8 @@ def build_export(*, target: str, user, org, params: QueryDict) -> Export:
     file_format = (params.get("format") or "csv").lower()
     if file_format not in FORMATS:
         raise ApplicationError(errors={"format": [_("Choose csv, xlsx or vcf.")]})
+    if file_format == "vcf" and target == "opportunities":
+        raise ApplicationError(errors={"format": [_("Export deals as csv or xlsx.")]})
     if not can(user, "export", spec.model):
         raise PermissionDeniedError(_("Your role does not allow exports."))
     qs = spec.model.objects.restrict(user, "export")

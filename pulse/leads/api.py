@@ -189,6 +189,17 @@ class AssignmentRuleViewSet(_DTenantModelViewSet):
 routes.append(("assignment-rules", AssignmentRuleViewSet, "assignmentrule"))
 
 
+class LeadConvertOpportunitySerializer(_d_ser.Serializer):
+    """The opportunity conversion opens (every field optional: the lead's values and the
+    default pipeline's first open stage fill the gaps)."""
+
+    pipeline = _d_ser.UUIDField(required=False, allow_null=True)
+    stage = _d_ser.UUIDField(required=False, allow_null=True, help_text="An open stage.")
+    name = _d_ser.CharField(required=False, allow_blank=True, max_length=200)
+    value = _d_ser.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    expected_close_date = _d_ser.DateField(required=False, allow_null=True)
+
+
 class LeadConvertRequestSerializer(_d_ser.Serializer):
     contact_id = _d_ser.UUIDField(
         required=False, allow_null=True, help_text="Existing contact to use."
@@ -204,6 +215,11 @@ class LeadConvertRequestSerializer(_d_ser.Serializer):
     )
     contact_fields = _d_ser.DictField(required=False, help_text="Values for a new contact.")
     company_fields = _d_ser.DictField(required=False, help_text="Values for a new company.")
+    opportunity = LeadConvertOpportunitySerializer(
+        required=False,
+        allow_null=True,
+        help_text="Also open an opportunity (send {} for all defaults).",
+    )
 
 
 class _DRecordRefSerializer(_d_ser.Serializer):
@@ -218,12 +234,53 @@ class LeadConvertResultSerializer(_d_ser.Serializer):
     company = _DRecordRefSerializer(allow_null=True)
     contact_created = _d_ser.BooleanField()
     company_created = _d_ser.BooleanField()
+    opportunity = _DRecordRefSerializer(allow_null=True)
 
 
 class LeadRouteResultSerializer(_d_ser.Serializer):
     assigned_to = _d_ser.IntegerField(allow_null=True)
     rule = _d_ser.UUIDField(allow_null=True)
     reason = _d_ser.CharField()
+
+
+# lead_convert's keywords for the opportunity → where they sit in the request body.
+_D_OPPORTUNITY_ERRORS = {
+    "pipeline": "opportunity.pipeline",
+    "stage": "opportunity.stage",
+    "opportunity_name": "opportunity.name",
+    "value": "opportunity.value",
+    "expected_close_date": "opportunity.expected_close_date",
+    "currency": "opportunity.currency",
+}
+
+
+def _d_opportunity_kwargs(request, data: dict) -> dict:
+    """``lead_convert`` keywords from the request's ``opportunity`` object; a pipeline or
+    stage id must be one of the organization's (else a 400 naming the field)."""
+    from pulse.opportunities.selectors import pipelines_of, stage_in_org
+
+    org = request.organization
+    kwargs: dict = {
+        "create_opportunity": True,
+        "opportunity_name": data.get("name") or "",
+        "value": data.get("value"),
+        "expected_close_date": data.get("expected_close_date"),
+    }
+    if data.get("pipeline"):
+        pipeline = next((p for p in pipelines_of(org) if p.pk == data["pipeline"]), None)
+        if pipeline is None:
+            raise _DApplicationError(
+                errors={"opportunity.pipeline": [_d("No such pipeline in this organization.")]}
+            )
+        kwargs["pipeline"] = pipeline
+    if data.get("stage"):
+        stage = stage_in_org(org, data["stage"])
+        if stage is None:
+            raise _DApplicationError(
+                errors={"opportunity.stage": [_d("No such stage in this organization.")]}
+            )
+        kwargs["stage"] = stage
+    return kwargs
 
 
 class LeadConversionActions:
@@ -268,7 +325,23 @@ class LeadConversionActions:
                         errors={f"{name}_id": [_d("No such record in this organization.")]}
                     )
                 kwargs[name] = record
-        result = _d_conversion.lead_convert(lead=lead, actor=request.user, **kwargs, **data)
+        opportunity = data.pop("opportunity", None)
+        if opportunity is not None:
+            from pulse.opportunities.models import Opportunity
+
+            if not can(request.user, "create", Opportunity):
+                self.permission_denied(
+                    request, message=_d("Your role does not allow creating opportunities.")
+                )
+            kwargs.update(_d_opportunity_kwargs(request, opportunity))
+        try:
+            result = _d_conversion.lead_convert(lead=lead, actor=request.user, **kwargs, **data)
+        except _DApplicationError as exc:
+            # The opportunity's fields are nested in the request: so are their errors.
+            raise _DApplicationError(
+                exc.message,
+                errors={_D_OPPORTUNITY_ERRORS.get(k, k): v for k, v in exc.errors.items()},
+            ) from exc
         return _DResponse(
             {
                 "lead": str(result.lead.pk),
@@ -281,6 +354,11 @@ class LeadConversionActions:
                 ),
                 "contact_created": result.contact_created,
                 "company_created": result.company_created,
+                "opportunity": (
+                    {"id": str(result.opportunity.pk), "name": str(result.opportunity)}
+                    if result.opportunity
+                    else None
+                ),
             }
         )
 

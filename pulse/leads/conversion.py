@@ -3,10 +3,10 @@ transaction, audited, and the lead is kept and linked to what it became.
 
 ``conversion_proposal`` is what the convert page and ``lead_convert`` start from: the
 contact and company the lead would become and the existing records that look like them.
-The opportunities issue adds one keyword to ``lead_convert`` (``opportunity`` — the
-pipeline and name of an opportunity created in the same transaction, stored in
-``converted_opportunity_id``) and moves the contact to the "opportunity" lifecycle stage
-then; see ``_lifecycle_target``.
+With ``create_opportunity`` the same transaction also opens an opportunity in a chosen
+pipeline and stage (value, currency, close date, owner, tags and source from the lead),
+linked to the lead, the contact and the company, stored in ``converted_opportunity``;
+the contact then moves to the "opportunity" lifecycle stage (``_lifecycle_target``).
 """
 
 from __future__ import annotations
@@ -81,13 +81,14 @@ class ConversionProposal:
 
 @dataclass
 class ConversionResult:
-    """What a conversion made or reused (the opportunities issue adds ``opportunity``)."""
+    """What a conversion made or reused, and the opportunity it opened (if asked)."""
 
     lead: Lead
     contact: Contact
     company: Company | None
     contact_created: bool
     company_created: bool
+    opportunity: Any = None
 
 
 def _proposed_contact_fields(lead: Lead) -> dict[str, Any]:
@@ -155,6 +156,78 @@ def _lifecycle_target(*, with_opportunity: bool = False) -> str:
     """A converted lead's contact is sales-qualified (an opportunity, once conversion
     creates one); a contact already further along keeps its stage."""
     return LifecycleStage.OPPORTUNITY if with_opportunity else LifecycleStage.SALES_QUALIFIED
+
+
+# With an opportunity, a sales-qualified contact moves on to "opportunity" too.
+_EARLIER_WITH_OPPORTUNITY = _EARLIER_STAGES | {LifecycleStage.SALES_QUALIFIED}
+
+
+def _opportunity_target(org, *, pipeline, stage):
+    """The pipeline and open stage a converted lead's opportunity starts in, checked
+    before anything is written: of this organization, live, the stage in the pipeline."""
+    from pulse.opportunities.models import StageType
+    from pulse.opportunities.services import default_pipeline, first_open_stage
+
+    for name, record, label in (
+        ("pipeline", pipeline, _("pipeline")),
+        ("stage", stage, _("stage")),
+    ):
+        if record is not None and (record.organization_id != org.pk or record.is_deleted):
+            raise ApplicationError(
+                errors={name: [_("Choose a live %(what)s of this organization.") % {"what": label}]}
+            )
+    if pipeline is not None and stage is not None and stage.pipeline_id != pipeline.pk:
+        raise ApplicationError(errors={"stage": [_("This stage belongs to another pipeline.")]})
+    if stage is not None and stage.type != StageType.OPEN:
+        raise ApplicationError(
+            errors={"stage": [_("A new opportunity starts in an open stage, not won or lost.")]}
+        )
+    pipeline = pipeline or (stage.pipeline if stage is not None else default_pipeline(org))
+    return pipeline, stage or first_open_stage(pipeline)
+
+
+# Errors of ``opportunity_create`` under the names ``lead_convert`` takes.
+_OPPORTUNITY_ERROR_KEYS = {"name": "opportunity_name"}
+
+
+def _create_opportunity(
+    locked: Lead,
+    *,
+    actor,
+    owner,
+    contact,
+    company,
+    pipeline,
+    stage,
+    name: str,
+    value,
+    expected_close_date,
+):
+    from pulse.opportunities.services import opportunity_create
+
+    fields: dict[str, Any] = {
+        "name": (name or "").strip() or locked.title,
+        "description": locked.description,
+        "lead": locked,
+        "contact": contact,
+        "company": company,
+        "pipeline": pipeline,
+        "stage": stage,
+        "value": value if value is not None else (locked.value or 0),
+        "expected_close_date": expected_close_date or locked.expected_close_date,
+        "assigned_to": owner,
+        "source": locked.source,
+        "tags": list(locked.tags.all()),
+    }
+    if locked.currency:
+        fields["currency"] = locked.currency
+    try:
+        return opportunity_create(org=locked.organization, actor=actor, **fields)
+    except ApplicationError as exc:
+        raise ApplicationError(
+            exc.message,
+            errors={_OPPORTUNITY_ERROR_KEYS.get(k, k): v for k, v in exc.errors.items()},
+        ) from exc
 
 
 def _checked_overrides(values, allowed: frozenset, name: str) -> dict:
@@ -225,6 +298,12 @@ def lead_convert(
     contact_fields: dict | None = None,
     company_fields: dict | None = None,
     match_existing: bool = True,
+    create_opportunity: bool = False,
+    pipeline=None,
+    stage=None,
+    opportunity_name: str = "",
+    value=None,
+    expected_close_date=None,
 ) -> ConversionResult:
     """Convert ``lead`` into a contact and (optionally) a company, in one transaction.
 
@@ -235,6 +314,13 @@ def lead_convert(
     ``create_contact``/``create_company`` say not to. ``match_existing=False`` is the
     user choosing "create new" on the convert page. A contact is required; a company is
     not (a lead with no company name and none chosen converts without one).
+
+    ``create_opportunity`` also opens an opportunity (``opportunity_create``) in
+    ``pipeline``/``stage`` (default: the default pipeline's first open stage) named
+    ``opportunity_name`` (default: the lead's title), worth ``value`` (default: the
+    lead's value, in the lead's currency), closing ``expected_close_date`` (default: the
+    lead's), owned by the records' owner, with the lead's tags and source. A bad
+    pipeline, stage or value refuses the whole conversion: nothing is created.
 
     The lead is locked first, so of two simultaneous conversions exactly one succeeds;
     the other, like any conversion of a converted lead, is refused and changes nothing.
@@ -254,8 +340,12 @@ def lead_convert(
     company_overrides = _checked_overrides(company_fields, COMPANY_FIELDS, "company_fields")
     contact = _same_org(contact, locked, "contact", _("contact"))
     company = _same_org(company, locked, "company", _("company"))
+    if create_opportunity:
+        pipeline, stage = _opportunity_target(org, pipeline=pipeline, stage=stage)
     proposal = conversion_proposal(lead=locked, user=actor) if match_existing else None
     owner = _owner_for(locked, actor)
+    lifecycle = _lifecycle_target(with_opportunity=create_opportunity)
+    earlier = _EARLIER_WITH_OPPORTUNITY if create_opportunity else _EARLIER_STAGES
 
     company_created = False
     if company is None and match_existing and not company_overrides:
@@ -282,17 +372,32 @@ def lead_convert(
         values = {**_proposed_contact_fields(locked), **contact_overrides}
         if company is not None:
             values["company"] = company
-        values["lifecycle_stage"] = _lifecycle_target()
+        values["lifecycle_stage"] = lifecycle
         contact = contact_create(org=org, actor=actor, assigned_to=owner, **values)
         contact_created = True
     else:
         changes: dict[str, Any] = {}
-        if contact.lifecycle_stage in _EARLIER_STAGES:
-            changes["lifecycle_stage"] = _lifecycle_target()
+        if contact.lifecycle_stage in earlier:
+            changes["lifecycle_stage"] = lifecycle
         if company is not None and not contact.company_id:
             changes["company"] = company
         if changes:
             contact = contact_update(contact=contact, actor=actor, **changes)
+
+    opportunity = None
+    if create_opportunity:
+        opportunity = _create_opportunity(
+            locked,
+            actor=actor,
+            owner=owner,
+            contact=contact,
+            company=company,
+            pipeline=pipeline,
+            stage=stage,
+            name=opportunity_name,
+            value=value,
+            expected_close_date=expected_close_date,
+        )
 
     now = timezone.now()
     changes = {
@@ -300,6 +405,7 @@ def lead_convert(
         "converted_by": actor,
         "converted_contact": contact,
         "converted_company": company,
+        "converted_opportunity": opportunity,
     }
     if not locked.contact_id:
         changes["contact"] = contact
@@ -324,4 +430,5 @@ def lead_convert(
         company=company,
         contact_created=contact_created,
         company_created=company_created,
+        opportunity=opportunity,
     )

@@ -39,10 +39,10 @@ def _stage_choices(request):
 
 
 def _owner_choices(request):
-    from pulse.contacts.filtersets import _members
+    from pulse.contacts.filtersets import members_list
 
     return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-        (str(m.pk), str(m)) for m in _members(request)
+        (str(m.pk), str(m)) for m in members_list(request)
     ]
 
 

@@ -474,7 +474,8 @@ class AssignmentRuleForm(_DVersionFormMixin, _DTenantModelForm):
 
 
 class LeadConvertForm(_DServiceForm):
-    """The convert page's choices: which contact and company (existing, new, none)."""
+    """The convert page's choices: which contact and company (existing, new, none), and
+    whether to open an opportunity (pipeline, open stage, name, value, close date)."""
 
     contact_choice = _d_forms.CharField(required=False)
     company_choice = _d_forms.CharField(required=False)
@@ -485,12 +486,72 @@ class LeadConvertForm(_DServiceForm):
     title = _d_forms.CharField(label=_d("Job title"), max_length=150, required=False)
     company_name = _d_forms.CharField(label=_d("Company name"), max_length=200, required=False)
     website = _d_forms.CharField(label=_d("Website"), max_length=300, required=False)
+    create_opportunity = _d_forms.BooleanField(
+        label=_d("Create an opportunity"),
+        required=False,
+        widget=_d_forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    pipeline = _d_forms.ChoiceField(
+        label=_d("Pipeline"),
+        required=False,
+        widget=_d_forms.Select(attrs={"class": "form-select", "data-pipeline-select": ""}),
+    )
+    stage = _d_forms.ChoiceField(label=_d("Stage"), required=False)
+    opportunity_name = _d_forms.CharField(
+        label=_d("Opportunity name"), max_length=200, required=False
+    )
+    value = _d_forms.DecimalField(
+        label=_d("Value"), max_digits=14, decimal_places=2, required=False
+    )
+    expected_close_date = _d_forms.DateField(
+        label=_d("Expected close date"),
+        required=False,
+        widget=_d_forms.DateInput(attrs={"type": "date"}),
+    )
 
-    def __init__(self, *args, proposal=None, **kwargs):
+    OPPORTUNITY_FIELDS = ("pipeline", "stage", "opportunity_name", "value", "expected_close_date")
+
+    def __init__(self, *args, proposal=None, lead=None, **kwargs):
+        from pulse.opportunities.forms import StageSelect
+        from pulse.opportunities.models import StageType
+        from pulse.opportunities.selectors import pipelines_of
+
         super().__init__(*args, **kwargs)
+        # Open stages only (a converted lead's deal is not won or lost yet), grouped by
+        # pipeline; the page's script offers only the chosen pipeline's stages.
+        org = self.request.organization
+        pipelines = pipelines_of(org)
+        self._pipelines = {str(p.pk): p for p in pipelines}
+        self._stages = {
+            str(s.pk): s for p in pipelines for s in p.stage_list if s.type == StageType.OPEN
+        }
+        self.fields["pipeline"].choices = [(str(p.pk), p.name) for p in pipelines]
+        self.fields["stage"].choices = [("", _d("First open stage"))] + [
+            (p.name, [(str(s.pk), s.name) for s in p.stage_list if str(s.pk) in self._stages])
+            for p in pipelines
+        ]
+        self.fields["stage"].widget = StageSelect(
+            attrs={"class": "form-select", "data-stage-select": ""},
+            choices=self.fields["stage"].choices,
+        )
+        self.fields["stage"].widget.stages = self._stages
         for name, f in self.fields.items():
-            if not name.endswith("_choice"):
+            if not name.endswith("_choice") and name not in (
+                "create_opportunity",
+                "pipeline",
+                "stage",
+            ):
                 f.widget.attrs.setdefault("class", "form-control")
+        if lead is not None and not self.is_bound:
+            default = next(
+                (p for p in pipelines if p.is_default), pipelines[0] if pipelines else None
+            )
+            self.initial.update(
+                pipeline=str(default.pk) if default else "",
+                opportunity_name=lead.title,
+                value=lead.value,
+                expected_close_date=lead.expected_close_date,
+            )
         if proposal is not None and not self.is_bound:
             contact = proposal.suggested_contact
             company = proposal.suggested_company
@@ -525,6 +586,15 @@ class LeadConvertForm(_DServiceForm):
             kwargs["company_fields"] = {"name": data["company_name"], "website": data["website"]}
         else:
             kwargs["company"] = _d_pick(companies, company_choice, "company_choice")
+        if data.get("create_opportunity"):
+            kwargs.update(
+                create_opportunity=True,
+                pipeline=self._pipelines.get(data.get("pipeline") or ""),
+                stage=self._stages.get(data.get("stage") or ""),
+                opportunity_name=data.get("opportunity_name") or "",
+                value=data.get("value"),
+                expected_close_date=data.get("expected_close_date"),
+            )
         return kwargs
 
 

@@ -207,8 +207,15 @@ class Lead(CustomFieldsModel, TenantModel):
         related_name="converted_leads",
         verbose_name=_("converted to company"),
     )
-    # The opportunities issue turns this into a foreign key.
-    converted_opportunity_id = models.UUIDField(null=True, blank=True, editable=False)
+    converted_opportunity = models.ForeignKey(
+        "opportunities.Opportunity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        editable=False,
+        verbose_name=_("converted to opportunity"),
+    )
 
     visibility_field = "assigned_to"
     # Derived bookkeeping: the stage history and the owner change already say when.

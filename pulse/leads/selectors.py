@@ -34,6 +34,7 @@ LEAD_DETAIL_SELECT_RELATED = (
     "updated_by",
     "converted_contact",
     "converted_company",
+    "converted_opportunity",  # (D, issue 5) the deal conversion opened
     "web_form",
 )
 LEAD_SEARCH_FIELDS = ("title", "first_name", "last_name", "email", "company_name")

@@ -1305,6 +1305,15 @@ class LeadRouteView(_d_core.RecordPermissionMixin, _DView):
         return _DRedirect(lead.get_absolute_url())
 
 
+def _d_require_opportunity_create(user) -> None:
+    from pulse.opportunities.models import Opportunity
+
+    if not _d_can(user, "create", Opportunity):
+        raise _DApplicationError(
+            errors={"create_opportunity": [_d("Your role does not allow creating opportunities.")]}
+        )
+
+
 class LeadConvertView(_d_core.RecordPermissionMixin, _DTemplateView):
     """The convert page: the contact and company the lead would become, with look-alikes
     to reuse instead, then one POST converts (or says clearly why not)."""
@@ -1329,7 +1338,7 @@ class LeadConvertView(_d_core.RecordPermissionMixin, _DTemplateView):
         if not lead.is_converted:
             proposal = _d_conversion.conversion_proposal(lead=lead, user=self.request.user)
         if form is None and proposal is not None:
-            form = LeadConvertForm(request=self.request, proposal=proposal)
+            form = LeadConvertForm(request=self.request, proposal=proposal, lead=lead)
         return {
             "lead": lead,
             "object": lead,
@@ -1356,6 +1365,8 @@ class LeadConvertView(_d_core.RecordPermissionMixin, _DTemplateView):
                     contacts=Contact.objects.restrict(request.user, "view"),
                     companies=Company.objects.restrict(request.user, "view"),
                 )
+                if kwargs.get("create_opportunity"):
+                    _d_require_opportunity_create(request.user)
                 result = _d_conversion.lead_convert(lead=lead, actor=request.user, **kwargs)
             except _DValidationError as exc:
                 form.add_error(None, exc)
@@ -1364,12 +1375,15 @@ class LeadConvertView(_d_core.RecordPermissionMixin, _DTemplateView):
             else:
                 _d_messages.success(
                     request,
-                    _d("Converted: %(contact)s%(company)s.")
+                    _d("Converted: %(contact)s%(company)s%(opportunity)s.")
                     % {
                         "contact": result.contact,
                         "company": f" · {result.company}" if result.company else "",
+                        "opportunity": f" · {result.opportunity}" if result.opportunity else "",
                     },
                 )
+                if result.opportunity is not None:
+                    return _DRedirect(result.opportunity.get_absolute_url())
                 return _DRedirect(result.lead.get_absolute_url())
         lead.refresh_from_db()
         context = self._context(lead, form=form)

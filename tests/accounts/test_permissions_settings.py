@@ -32,7 +32,8 @@ def test_the_matrix_lists_records_config_and_the_audit_log():
     assert Team in types
     for model in types:
         assert model is AuditEntry or (
-            issubclass(model, TenantModel) and model.permission_group in ("records", "config")
+            issubclass(model, TenantModel)
+            and model.permission_group in ("records", "config", "goals")
         )
     from pulse.extras.models import Notification
 

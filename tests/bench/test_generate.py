@@ -97,3 +97,60 @@ def test_generated_owner_signs_in_with_the_known_password():
 
     assert user is not None
     assert Membership.objects.unscoped().get(user=user).organization.slug == BIG_ORG_SLUG
+
+
+def test_generated_opportunities_follow_their_pipelines_and_history():
+    from collections import Counter
+
+    from pulse.currencies.models import ExchangeRate
+    from pulse.opportunities.models import (
+        Opportunity,
+        OpportunityStageChange,
+        Pipeline,
+        Quota,
+        StageType,
+    )
+
+    summary = generate(size="tiny", contacts=200, companies=20, opportunities=600, out=_quiet)
+
+    big = Organization.objects.get(slug=BIG_ORG_SLUG)
+    deals = list(
+        Opportunity.objects.unscoped()
+        .filter(organization=big)
+        .select_related("stage", "pipeline", "loss_reason", "company", "contact")
+    )
+    assert len(deals) == 600
+    assert summary.rows["opportunities.Opportunity"] == 600 + 2 * (600 // 50)
+    pipelines = Pipeline.objects.unscoped().filter(organization=big).order_by("position")
+    assert [p.name for p in pipelines] == ["New business", "Renewals", "Partners"]
+    status = Counter(d.status for d in deals)
+    assert 0.15 < status["won"] / 600 < 0.35 and 0.2 < status["lost"] / 600 < 0.4
+    history: dict = {}
+    for row in OpportunityStageChange.objects.unscoped().filter(organization=big):
+        history.setdefault(row.opportunity_id, []).append(row)
+    rows = sum(len(v) for v in history.values())
+    assert summary.rows["opportunities.OpportunityStageChange"] >= rows
+    assert 5.5 < rows / 600 < 8  # ~2,000,000 for 300,000 deals
+    for deal in deals:
+        assert deal.stage.pipeline_id == deal.pipeline_id
+        assert deal.status == deal.stage.type
+        assert (deal.status == StageType.LOST) == (deal.loss_reason is not None)
+        assert (deal.status == StageType.OPEN) == (deal.actual_close_date is None)
+        for linked in (deal.company, deal.contact, deal.loss_reason):
+            assert linked is None or linked.organization_id == big.pk
+        path = sorted(history[deal.pk], key=lambda r: r.changed_at)
+        assert path[0].from_stage_id is None and path[0].changed_at == deal.created_at
+        for before, after in zip(path, path[1:], strict=False):
+            assert after.from_stage_id == before.to_stage_id
+            assert after.seconds_in_from_stage == int(
+                (after.changed_at - before.changed_at).total_seconds()
+            )
+        assert path[-1].to_stage_id == deal.stage_id
+        assert path[-1].changed_at == deal.stage_changed_at
+    for deal in deals[:50]:
+        deal.full_clean(exclude=["tags"])
+    assert {"USD", "GBP"} <= set(
+        ExchangeRate.objects.unscoped().filter(organization=big).values_list("currency", flat=True)
+    )
+    assert Quota.objects.unscoped().filter(organization=big, team__isnull=False).exists()
+    assert Quota.objects.unscoped().filter(organization=big, user__isnull=False).count() == 25 * 34

@@ -148,7 +148,8 @@ def test_settings_page_groups_definitions_by_record_type(in_org, owner, contact_
     response = login(owner, in_org).get(reverse("extras:customfield_list"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('data-testid="customfield-group"') == 3  # companies, contacts, leads
+    # companies, contacts, leads, opportunities
+    assert html.count('data-testid="customfield-group"') == 4
     html = html[html.index('data-testid="customfield-group"') :]
     assert html.index("Companies") < html.index("Contacts") < html.index("Tier")
     assert "Gold, Silver" in html

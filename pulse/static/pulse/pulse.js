@@ -22,7 +22,7 @@
 // Quick-create dialogs ("+ New" in the top bar, or "n c" / "n o"): htmx fills the modal;
 // a created record closes it and shows a toast linking to the record.
 (function () {
-  const newTargets = { c: "c", o: "o", l: "l" };
+  const newTargets = { c: "c", o: "o", l: "l", d: "d" };
   let pendingN = false;
   function modalElement() { return document.getElementById("quick-create-modal"); }
 

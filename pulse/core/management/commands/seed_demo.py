@@ -300,6 +300,9 @@ class Command(BaseCommand):
             segments_demo.seed(org, people, self.rng)
             privacy_demo.seed(org, people, self.rng)
             leads_demo.seed(org, people, self.rng)
+            from pulse.opportunities import demo as opportunities_demo
+
+            opportunities_demo.seed(org, people, self.rng)
         self._second_organization(owner)
         return org, owner, people, records
 
