@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "pulse.leads",
     "pulse.currencies",
     "pulse.opportunities",
+    "pulse.activities",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opportunities.forecast_snapshot_all",
         "schedule": timedelta(days=7),
     },
+    # Due activity reminders: in-app and by email, each exactly once (activities.tasks).
+    "activity-reminders": {
+        "task": "activities.reminders_send_due",
+        "schedule": timedelta(minutes=1),
+    },
+    # Two-way CalDAV sync of every enabled connection that is due (failing ones back off).
+    "caldav-sync": {"task": "activities.caldav_sync_due", "schedule": timedelta(minutes=5)},
 }
 
 # --- Auth -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from pulse.accounts import api as accounts_api
+from pulse.activities import api as activities_api
 from pulse.audit import api as audit_api
 from pulse.contacts import api as contacts_api
 from pulse.currencies import api as currencies_api
@@ -23,6 +24,7 @@ API_MODULES = [
     contacts_api,
     leads_api,
     opportunities_api,
+    activities_api,
     currencies_api,
     segments_api,
     imports_api,
@@ -49,6 +51,7 @@ urlpatterns = [
     path("", include("pulse.leads.urls")),
     path("", include("pulse.opportunities.urls")),
     path("", include("pulse.currencies.urls")),
+    path("", include("pulse.activities.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("pulse.accounts.api_auth_urls")),
     # A single resource (the current organization), so not a router route.
