@@ -37,9 +37,16 @@ def trash_restore(*, instance: TenantModel, actor) -> TenantModel:
     """Bring a record back from the trash, with the relations (tags…) it kept.
 
     A live record taking its unique name or key meanwhile is a clear error, not a clash.
+    A model may name what was trashed together with a record (``trash_companions()``, e.g.
+    a pipeline's stages): those come back with it, in the same transaction.
     """
+    companions = getattr(instance, "trash_companions", None)
+    companions = list(companions()) if companions is not None else []
     try:
-        return record_restore(instance, actor=actor)
+        restored = record_restore(instance, actor=actor)
+        for companion in companions:
+            record_restore(companion, actor=actor)
+        return restored
     except ApplicationError as exc:
         reasons = " ".join(m for messages in exc.errors.values() for m in messages)
         raise ApplicationError(

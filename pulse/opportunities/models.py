@@ -109,6 +109,14 @@ class Pipeline(TenantModel):
 
         return f"{reverse('opportunities:opportunity_board')}?pipeline={self.pk}"
 
+    def trash_companions(self):
+        """The stages trashed together with this pipeline (``pipeline_delete`` gives them
+        the pipeline's deletion time): restoring the pipeline restores them too. A stage
+        deleted on its own earlier stays in the trash."""
+        if self.deleted_at is None:
+            return Stage.objects.none()
+        return Stage.trash.filter(pipeline=self, deleted_at=self.deleted_at)
+
 
 class Stage(TenantModel):
     """One column of a pipeline, in ``position`` order.

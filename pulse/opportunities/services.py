@@ -599,10 +599,14 @@ def pipeline_delete(*, pipeline: Pipeline, actor) -> Pipeline:
     others = list(_live(Pipeline, organization=org).exclude(pk=pipeline.pk).order_by("position"))
     if not others:
         raise ApplicationError(_("This is the only pipeline; an organization needs one."))
-    for stage in _live(Stage, pipeline=pipeline):
+    stages = list(_live(Stage, pipeline=pipeline))
+    for stage in stages:
         record_delete(stage, actor=actor)
     was_default = pipeline.is_default
     pipeline = record_delete(pipeline, actor=actor)
+    # One moment for the pipeline and its stages: a restore of the pipeline finds exactly
+    # these (Pipeline.trash_companions), not a stage someone deleted on its own before.
+    Stage.trash.filter(pk__in=[s.pk for s in stages]).update(deleted_at=pipeline.deleted_at)
     if was_default:
         record_update(others[0], actor=actor, is_default=True)
     return pipeline

@@ -609,3 +609,28 @@ def test_opportunity_update_still_sticks_a_custom_probability(in_org, owner):
 
     deal.refresh_from_db()
     assert (deal.probability, deal.probability_is_custom) == (42, True)
+
+
+def test_restoring_a_trashed_pipeline_brings_back_its_stages(in_org, owner):
+    from pulse.audit.services import trash_restore
+    from pulse.opportunities.services import stage_delete
+
+    pipeline_ensure_defaults(org=in_org, actor=owner)
+    renewals = pipeline_create(org=in_org, actor=owner, name="Renewals")
+    # A stage deleted on its own before the pipeline was: it stays in the trash.
+    negotiation = _live(Stage, pipeline=renewals, name="Negotiation")[0]
+    stage_delete(stage=negotiation, actor=owner)
+    pipeline_delete(pipeline=renewals, actor=owner)
+    assert _live(Stage, pipeline=renewals) == []
+
+    trash_restore(instance=Pipeline.trash.get(pk=renewals.pk), actor=owner)
+
+    assert Pipeline.objects.filter(pk=renewals.pk).exists()
+    assert _names(_live(Stage, pipeline=renewals)) == [
+        "Qualification",
+        "Needs analysis",
+        "Proposal",
+        "Won",
+        "Lost",
+    ]
+    assert Stage.trash.filter(pk=negotiation.pk).exists()
