@@ -173,6 +173,18 @@ class OpportunityFilterSet(_RecordFilterSet):
         label=_("Closing by"),
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
     )
+    closed_from = django_filters.DateFilter(
+        field_name="actual_close_date",
+        lookup_expr="gte",
+        label=_("Closed from"),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+    )
+    closed_to = django_filters.DateFilter(
+        field_name="actual_close_date",
+        lookup_expr="lte",
+        label=_("Closed by"),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+    )
     forecast_category = django_filters.MultipleChoiceFilter(
         choices=ForecastCategory.choices,
         distinct=False,
@@ -208,6 +220,8 @@ class OpportunityFilterSet(_RecordFilterSet):
             "value_max",
             "close_from",
             "close_to",
+            "closed_from",
+            "closed_to",
             "forecast_category",
             "source",
             "rotting",

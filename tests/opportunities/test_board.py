@@ -820,3 +820,28 @@ def test_moving_updates_the_column_counts_and_totals(org, owner):
 
     assert (_column(board, "Qualification").count, _column(board, "Negotiation").count) == (0, 1)
     assert _column(board, "Negotiation").weighted_total == Decimal("300.00")
+
+
+def test_more_link_of_a_closed_column_keeps_its_quarter(org, owner):
+    stages = _stages(org, owner)
+    window = board_window(org)
+    for _ in range(51):
+        deal = _deal(org, owner, stage=stages["Proposal"], value=Decimal("1.00"))
+        _move(org, owner, deal, stages["Won"], actual_close_date=window.start)
+    # Won in an earlier quarter: not in the column, and not behind its "more" link either.
+    old = _deal(org, owner, stage=stages["Proposal"], value=Decimal("1.00"))
+    _move(
+        org, owner, old, stages["Won"], actual_close_date=window.start - datetime.timedelta(days=1)
+    )
+
+    html = web_client(owner, org).get(reverse(BOARD)).content.decode()
+    more = re.search(r'<a href="([^"]+)" data-testid="column-more">\s*1 more', html)
+    assert more, html
+    url = more[1].replace("&amp;", "&")
+    assert f"closed_from={window.start.isoformat()}" in url
+    assert f"closed_to={window.end.isoformat()}" in url
+    # The same filters on the API list: the quarter's 51 won deals, not the older one.
+    query = url.split("?", 1)[1]
+    api = web_client(owner, org).get(f"/api/crm/opportunities/?{query}&page_size=200").json()
+    ids = {row["id"] for row in api["results"]}
+    assert len(ids) == 51 and str(old.pk) not in ids

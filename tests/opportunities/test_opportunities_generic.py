@@ -146,6 +146,8 @@ class TestOpportunityFilterSet(FilterSetTestCase):
         ({"value_min": "5000"}, {"big", "won"}),
         ({"value_max": "3000"}, {"small", "other"}),
         ({"close_from": "2026-03-01", "close_to": "2026-06-30"}, {"big", "small"}),
+        ({"closed_from": "2026-01-01", "closed_to": "2026-01-31"}, {"won"}),
+        ({"closed_from": "2026-01-11"}, set()),
         ({"forecast_category": ["commit"]}, {"big"}),
         ({"forecast_category": ["closed"]}, {"won"}),
         ({"source": ["web_form"]}, {"small"}),
