@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import itertools
 import random
 import re
@@ -44,10 +45,17 @@ LEADS = {"tiny": 100, "small": 10_000, "medium": 50_000, "large": 200_000}
 # Opportunities of the big organization per preset (issue 5 benchmarks 300,000 deals and
 # about 2,000,000 stage changes: ``--size large`` or ``--opportunities 300000``).
 OPPORTUNITIES = {"tiny": 150, "small": 10_000, "medium": 50_000, "large": 300_000}
+# Activities of the big organization per preset (issue 6 benchmarks 5,000,000:
+# ``--size large`` or ``--size small --activities 5000000``).
+ACTIVITIES = {"tiny": 1_000, "small": 50_000, "medium": 500_000, "large": 5_000_000}
+# From this many activities on, PostgreSQL loads them without their secondary indexes.
+ACT_DROP_INDEXES_FROM = 200_000
 CONTACT_SAMPLE = 20_000  # contacts remembered for opportunities to link to
 SMALL_ORGS = ("bench-small-1", "bench-small-2")
 SMALL_ORG_SHARE = 50  # each small organization holds 1/50 of the big one's rows
 YEARS = 3
+# The generated world's "now": every date is relative to it, so a seed gives the same rows.
+CLOCK = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FREE_MAIL = (
     ("gmail.com", 30),
     ("yahoo.com", 8),
@@ -1034,6 +1042,328 @@ def _generate_opportunities(world: World, data: OrgData, count: int) -> int:
     return written
 
 
+# --- activities (issue 6) -------------------------------------------------------------------
+
+# (type, share): calls 35 %, emails 25 %, notes 15 %, meetings 15 %, tasks 10 %.
+ACT_TYPES = (("call", 35), ("email", 25), ("note", 15), ("meeting", 15), ("task", 10))
+ACT_FUTURE = 0.04  # share of the scheduled kinds (calls, meetings, tasks) still ahead
+ACT_FUTURE_DAYS = 60
+# One extra seller per this many activities: 5,000,000 activities in three years are the
+# work of a few hundred people, so a user's calendar week stays what a person can attend.
+ACT_PER_SELLER = 6_000
+ACT_PRIORITIES = (("normal", 70), ("high", 15), ("low", 10), ("urgent", 5))
+ACT_OUTCOMES = (("connected", 45), ("voicemail", 25), ("no_answer", 22), ("busy", 8))
+ACT_SUBJECTS = {
+    "call": (
+        "Discovery call",
+        "Follow-up call",
+        "Check-in",
+        "Pricing discussion",
+        "Renewal call",
+        "Support escalation",
+        "Reference call",
+    ),
+    "email": (
+        "Proposal sent",
+        "Re: pricing",
+        "Intro and next steps",
+        "Contract draft",
+        "Meeting recap",
+        "Re: onboarding questions",
+        "Invoice copy",
+    ),
+    "note": (
+        "Budget confirmed for next quarter",
+        "Prefers email over calls",
+        "Decision expected after the board meeting",
+        "Uses a competitor today",
+        "Champion changed roles",
+        "Asked for a case study",
+    ),
+    "meeting": (
+        "Product demo",
+        "Quarterly business review",
+        "Kick-off meeting",
+        "Technical deep dive",
+        "Contract negotiation",
+        "Onboarding workshop",
+    ),
+    "task": (
+        "Send proposal",
+        "Prepare the quote",
+        "Update the account plan",
+        "Send the case study",
+        "Book the onsite visit",
+        "Review the contract",
+    ),
+}
+ACT_ROOMS = ("Meeting room 1", "Meeting room 2", "Customer office", "Lobby café", "")
+ACT_VIDEO = "https://meet.example.com/"
+
+
+def _activity_sellers(world: World, data: OrgData, count: int) -> tuple[list[int], list[float]]:
+    """The activities' owners: the organization's members plus, for a big volume, more
+    sales reps (added after every other row, so the other tables stay as they were).
+    Zipf-weighted with the members first: the generated owner is the busiest."""
+    from django.contrib.auth.hashers import make_password
+
+    from pulse.accounts.models import Membership, Role, User
+
+    extra = count // ACT_PER_SELLER
+    owners = [u.pk for u in data.users]
+    if extra:
+        slug = data.org.slug
+        hashed = make_password(PASSWORD)
+        users = User.objects.bulk_create(
+            [
+                User(
+                    email=f"seller{i}@{slug}.example",
+                    full_name=f"{world.pick(world.pools.first, world.pools.first_cum)}"
+                    f" {world.pick(world.pools.last, world.pools.last_cum)}",
+                    password=hashed,
+                    last_organization_id=data.org.pk,
+                )
+                for i in range(extra)
+            ]
+        )
+        Membership.objects.unscoped().bulk_create(
+            [Membership(organization=data.org, user=u, role=Role.SALES_REP) for u in users]
+        )
+        owners += [u.pk for u in users]
+    return owners, _zipf_cum(len(owners), 0.6)
+
+
+def _activity_targets(world: World, data: OrgData) -> dict:
+    """What activities link to: contacts (with their company; a few of them busy, most
+    with a handful), the leads and the deals (with their contact and company)."""
+    from pulse.leads.models import Lead
+    from pulse.opportunities.models import Opportunity
+
+    rng = world.rng
+    contacts = [
+        (pk, data.company_ids[ci] if ci is not None else None) for pk, ci in data.contact_sample
+    ]
+    # Pareto weights, capped: the busiest contacts get a few hundred times the median.
+    contact_cum = list(itertools.accumulate(min(300.0, rng.paretovariate(1.3)) for _ in contacts))
+    leads = list(
+        Lead.objects.unscoped()
+        .filter(organization=data.org, deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    deals = list(
+        Opportunity.objects.unscoped()
+        .filter(organization=data.org, deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "contact_id", "company_id")
+    )
+    return {"contacts": contacts, "contact_cum": contact_cum, "leads": leads, "deals": deals}
+
+
+def _at_nine(day: date, tz) -> datetime:
+    """A task's timeline moment (``services.occurred_at_of``): 09:00 on its due day."""
+    return datetime.combine(day, datetime.min.time().replace(hour=9), tzinfo=tz)
+
+
+def _working_time(rng: random.Random, moment: datetime, now: datetime) -> datetime:
+    """The same day between 08:00 and 17:45 on a quarter hour (meetings, calls); a past
+    one stays in the past (the day before, when today's slot is still ahead)."""
+    slot = moment.replace(
+        hour=rng.randint(8, 17), minute=rng.choice((0, 15, 30, 45)), second=0, microsecond=0
+    )
+    if moment <= now < slot:
+        slot -= timedelta(days=1)
+    return slot
+
+
+def _generate_activities(world: World, data: OrgData, count: int) -> None:
+    """Calls, emails, notes, meetings and tasks over three years (growing towards today),
+    a few percent scheduled ahead. Statuses follow the dates (what is past is mostly done,
+    some tasks overdue, some meetings cancelled; what is ahead is pending), and
+    ``occurred_at`` is what ``services.occurred_at_of`` computes. Most concern a contact
+    (and its company), some a lead or a deal (with the deal's contact and company)."""
+    from django.utils import timezone
+
+    from pulse.activities.models import Activity
+
+    if count <= 0:
+        return
+    rng = world.rng
+    now = world.now
+    tz = timezone.get_current_timezone()
+    owners, owner_cum = _activity_sellers(world, data, count)
+    targets = _activity_targets(world, data)
+    contacts, contact_cum = targets["contacts"], targets["contact_cum"]
+    leads, deals = targets["leads"], targets["deals"]
+    types, type_cum = _weighted(ACT_TYPES)
+    priorities, priority_cum = _weighted(ACT_PRIORITIES)
+    outcomes, outcome_cum = _weighted(ACT_OUTCOMES)
+    free, free_cum = _weighted(FREE_MAIL)
+    writer = world.loader(Activity)
+    org_id = data.org.pk
+    own_domain = f"{data.org.slug}.example"
+    for _ in range(count):
+        pk = world.uuid()
+        kind = world.pick(types, type_cum)
+        owner = owners[bisect.bisect(owner_cum, rng.random() * owner_cum[-1])]
+        # What it concerns.
+        roll = rng.random()
+        contact_id = company_id = lead_id = deal_id = None
+        if roll < 0.12 and deals:
+            deal_id, contact_id, company_id = rng.choice(deals)
+        elif roll < 0.20 and leads:
+            lead_id = rng.choice(leads)
+        elif roll < 0.96 and contacts:
+            contact_id, company_id = contacts[
+                bisect.bisect(contact_cum, rng.random() * contact_cum[-1])
+            ]
+        elif data.company_ids:
+            company_id = data.company_ids[
+                bisect.bisect(data.company_cum, rng.random() * data.company_cum[-1])
+            ]
+        future = kind in ("call", "meeting", "task") and rng.random() < ACT_FUTURE
+        if future:
+            when = now + timedelta(days=rng.random() * ACT_FUTURE_DAYS)
+            created = now - timedelta(days=rng.random() * 20, seconds=rng.randint(0, 86399))
+        else:
+            when = world.created_at()
+            created = when
+        status, scheduled, duration, due, completed = "completed", None, None, None, None
+        direction = outcome = location = video = email_from = email_to = message_id = ""
+        thread_id = ical_uid = ""
+        if kind == "call":
+            duration = rng.randint(2, 40)
+            if future:
+                status, scheduled = "pending", _working_time(rng, when, now)
+            elif rng.random() < 0.3:  # booked ahead, then made
+                scheduled = _working_time(rng, when, now)
+                created = scheduled - timedelta(days=rng.random() * 10)
+                completed = scheduled + timedelta(minutes=duration)
+            else:  # logged right after it was made
+                completed = when
+            if status == "completed":
+                direction = "outbound" if rng.random() < 0.75 else "inbound"
+                outcome = world.pick(outcomes, outcome_cum)
+                if outcome != "connected":
+                    duration = 1
+        elif kind == "email":
+            completed = when
+            inbound = rng.random() < 0.4
+            person = f"{world.pick(world.pools.first, world.pools.first_cum)}".lower()
+            theirs = f"{_slug(person) or 'contact'}@{world.pick(free, free_cum)}"
+            mine = f"user{owner}@{own_domain}"
+            email_from, email_to = (theirs, mine) if inbound else (mine, theirs)
+            message_id = f"<{pk.hex}@{own_domain}>"
+            thread_id = message_id if rng.random() < 0.6 else f"<{world.uuid().hex}@{own_domain}>"
+        elif kind == "note":
+            completed = when
+        elif kind == "meeting":
+            scheduled = _working_time(rng, when, now)
+            duration = rng.choice((30, 30, 45, 60, 60, 90))
+            created = min(created, scheduled - timedelta(days=rng.random() * 14))
+            ical_uid = f"{pk}@pulsecrm"
+            if rng.random() < 0.45:
+                video = f"{ACT_VIDEO}{pk.hex[:10]}"
+            else:
+                location = rng.choice(ACT_ROOMS)
+            if not future:
+                fate = rng.random()
+                if fate < 0.88:
+                    completed = scheduled + timedelta(minutes=duration)
+                elif fate < 0.95:
+                    status = "cancelled"
+                else:
+                    status = "pending"  # never closed: overdue
+            else:
+                status = "pending"
+        else:  # task
+            due = (when + timedelta(days=rng.randint(0, 3))).date()
+            created = min(created, when - timedelta(days=rng.random() * 7))
+            fate = rng.random()
+            if future or fate >= 0.88:
+                status = "pending"  # ahead, or overdue
+            elif fate < 0.85:
+                completed = min(now, _at_nine(due, tz) + timedelta(hours=rng.uniform(-30, 8)))
+                completed = max(completed, created)
+            else:
+                status = "cancelled"
+        if scheduled is not None:
+            occurred = scheduled
+        elif due is not None:
+            occurred = _at_nine(due, tz)
+        elif completed is not None:
+            occurred = completed
+        else:
+            occurred = created
+        updated = max(created, completed) if completed else created
+        writer.add(
+            {
+                "id": pk,
+                "organization_id": org_id,
+                "type": kind,
+                "subject": rng.choice(ACT_SUBJECTS[kind]),
+                "status": status,
+                "priority": world.pick(priorities, priority_cum),
+                "scheduled_at": scheduled,
+                "duration_minutes": duration,
+                "all_day": False,
+                "due_date": due,
+                "completed_at": completed,
+                "occurred_at": occurred,
+                "assigned_to_id": owner,
+                "contact_id": contact_id,
+                "company_id": company_id,
+                "lead_id": lead_id,
+                "opportunity_id": deal_id,
+                "call_direction": direction,
+                "call_outcome": outcome,
+                "location": location,
+                "video_url": video,
+                "email_from": email_from,
+                "email_to": email_to,
+                "message_id": message_id,
+                "thread_id": thread_id,
+                "ical_uid": ical_uid,
+                "created_by_id": owner,
+                "updated_by_id": owner,
+                "created_at": created,
+                "updated_at": updated,
+                "deleted_at": now if rng.random() < 0.003 else None,
+                "version": 1 if updated == created else 2,
+            }
+        )
+    world.loader.flush()
+
+
+@contextlib.contextmanager
+def _indexes_dropped(model, *, when: bool):
+    """On PostgreSQL, drop a table's secondary indexes for a big load and build them
+    again afterwards (one sort each instead of millions of random inserts). The primary
+    key and unique constraints stay. The indexes come back even if the load fails."""
+    from django.db import connection
+
+    if not when or connection.vendor != "postgresql":
+        yield
+        return
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            [table],
+        )
+        saved = cursor.fetchall()
+        for name, _definition in saved:
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            for _name, definition in saved:
+                cursor.execute(definition.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
 def bench_org_slugs() -> tuple[str, ...]:
     return (BIG_ORG_SLUG, *SMALL_ORGS)
 
@@ -1130,6 +1460,7 @@ def generate(
     companies: int | None = None,
     leads: int | None = None,
     opportunities: int | None = None,
+    activities: int | None = None,
     do_reset: bool = False,
     out=print,
 ) -> Summary:
@@ -1137,6 +1468,7 @@ def generate(
     from django.db import connection
 
     from pulse.accounts.models import Organization
+    from pulse.activities.models import Activity
     from pulse.contacts.models import Company, Contact
     from pulse.leads.models import Lead
     from pulse.opportunities.models import Opportunity, OpportunityStageChange, Quota
@@ -1148,6 +1480,7 @@ def generate(
     n_companies = companies if companies is not None else n_companies
     n_leads = leads if leads is not None else LEADS[size]
     n_opps = opportunities if opportunities is not None else OPPORTUNITIES[size]
+    n_acts = activities if activities is not None else ACTIVITIES[size]
     started = time.perf_counter()
     if do_reset:
         reset()
@@ -1159,7 +1492,7 @@ def generate(
     world = World(
         rng=rng,
         pools=Pools.build(rng),
-        now=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+        now=CLOCK,
         loader=loader,
     )
     plan = [(BIG_ORG_SLUG, "Bench Big Corp", 25, n_contacts, n_companies)] + [
@@ -1172,9 +1505,11 @@ def generate(
         )
         for i, slug in enumerate(SMALL_ORGS)
     ]
+    generated: list[OrgData] = []
     for slug, name, members, org_contacts, org_companies in plan:
         step = time.perf_counter()
         data = _make_org(world, slug, name, members)
+        generated.append(data)
         _make_tags_and_fields(world, data, 30 if slug == BIG_ORG_SLUG else 8)
         _generate_companies(world, data, org_companies)
         out(f"{slug}: {org_companies:,} companies in {time.perf_counter() - step:.1f} s")
@@ -1193,9 +1528,23 @@ def generate(
             f" in {time.perf_counter() - step:.1f} s"
         )
     loader.flush()
+    # Activities last (their owners and links are all there by now; the other tables stay
+    # what the same seed gave before activities existed).
+    step = time.perf_counter()
+    with _indexes_dropped(Activity, when=n_acts >= ACT_DROP_INDEXES_FROM):
+        for data in generated:
+            org_step = time.perf_counter()
+            org_acts = n_acts if data.org.slug == BIG_ORG_SLUG else n_acts // SMALL_ORG_SHARE
+            _generate_activities(world, data, org_acts)
+            took = time.perf_counter() - org_step
+            out(f"{data.org.slug}: {org_acts:,} activities in {took:.1f} s")
+        loader.flush()
+        load_done = time.perf_counter()
+    out(f"activities: indexes in {time.perf_counter() - load_done:.1f} s")
     step = time.perf_counter()
     analyze(
         [
+            Activity,
             Company,
             Contact,
             Contact.tags.through,
@@ -1237,6 +1586,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override the preset's opportunity count (large: 300,000, with ~2,000,000"
         " stage changes)",
     )
+    parser.add_argument(
+        "--activities",
+        type=int,
+        help="override the preset's activity count (small 50,000, medium 500,000, large 5,000,000)",
+    )
     parser.add_argument("--reset", action="store_true", help="remove an earlier generated set")
     args = parser.parse_args(argv)
     setup_django()
@@ -1251,6 +1605,7 @@ def main(argv: list[str] | None = None) -> int:
         companies=args.companies,
         leads=args.leads,
         opportunities=args.opportunities,
+        activities=args.activities,
         do_reset=args.reset,
     )
     return 0

@@ -27,8 +27,9 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -47,6 +48,8 @@ TARGETS = {
         "pipeline": 100,
         "opp_board": 100,
         "forecast": 150,
+        "timeline": 50,
+        "calendar": 50,
     },
     "sqlite": {
         "list": 150,
@@ -57,6 +60,8 @@ TARGETS = {
         "pipeline": 300,
         "opp_board": 300,
         "forecast": 450,
+        "timeline": 150,
+        "calendar": 150,
     },
 }
 
@@ -71,6 +76,8 @@ class Scenario:
     htmx: bool = False
     # Skipped with a message while its page answers 404 (a feature still being built).
     optional: bool = False
+    # Why it cannot run at all (its URL name does not resolve yet): skipped with this.
+    unavailable: str = ""
 
 
 @dataclass
@@ -296,6 +303,7 @@ def sample_data(seed: int, samples: int) -> dict:
         )
         leads = _sample_leads(rng, samples)
         opportunities = _sample_opportunities(rng, samples)
+        activities = _sample_activities(org, samples)
     company_words = [
         next((w for w in c.company.name.split() if len(w) >= 4), c.company.name) for c in picked
     ]
@@ -312,6 +320,7 @@ def sample_data(seed: int, samples: int) -> dict:
         "parent_ids": [str(pk) for pk in parents],
         **leads,
         **opportunities,
+        **activities,
     }
 
 
@@ -366,6 +375,143 @@ def _sample_opportunities(rng: random.Random, samples: int) -> dict:
         "pipeline_id": str(biggest) if biggest else "",
         "opportunity_ids": picked,
     }
+
+
+def _sample_activities(org, samples: int) -> dict:
+    """Activity counts and what the activity scenarios ask for (inside the big
+    organization): the busiest contacts and companies (by activities), and the calendar
+    weeks around the generated clock's today (the latest activity written down)."""
+    from django.db import connection
+    from django.db.models import Max
+
+    from pulse.accounts.models import User
+    from pulse.activities.models import Activity
+
+    acts = Activity.objects.filter(deleted_at__isnull=True)
+    n_acts = acts.count()
+    if not n_acts:
+        return {"activities": 0}
+
+    def busiest(column: str) -> list[str]:
+        # One grouped scan (a few seconds at 5,000,000): no ORM ordering on the count.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column}, COUNT(*) FROM activities_activity"
+                f" WHERE organization_id = %s AND deleted_at IS NULL AND {column} IS NOT NULL"
+                f" GROUP BY {column} ORDER BY 2 DESC LIMIT %s",
+                [org.pk if connection.vendor == "postgresql" else org.pk.hex, samples],
+            )
+            return [(str(uuid.UUID(str(pk))), n) for pk, n in cursor.fetchall()]
+
+    contacts = busiest("contact_id")
+    companies = busiest("company_id")
+    # The median seller (by activities) beside the busiest: a typical person's week.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT assigned_to_id, COUNT(*) FROM activities_activity WHERE organization_id = %s"
+            " AND assigned_to_id IS NOT NULL GROUP BY assigned_to_id ORDER BY 2 DESC",
+            [org.pk if connection.vendor == "postgresql" else org.pk.hex],
+        )
+        busiest_all = cursor.fetchall()
+    sellers = [busiest_all[len(busiest_all) // 2][0]] if busiest_all else []
+    latest = acts.filter(created_at__lte=datetime.now(UTC)).aggregate(m=Max("created_at"))["m"]
+    monday = (latest - timedelta(days=latest.weekday())).date()
+    weeks = [monday - timedelta(weeks=w) for w in range(4)]
+    owner = User.objects.get(email=OWNER_EMAIL)
+    week_events = acts.filter(
+        assigned_to=owner,
+        scheduled_at__gte=datetime(monday.year, monday.month, monday.day, tzinfo=UTC),
+        scheduled_at__lt=datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+        + timedelta(days=7),
+    ).count()
+    return {
+        "activities": n_acts,
+        "busy_contact_ids": [pk for pk, _n in contacts],
+        "busy_contact_counts": [n for _pk, n in contacts],
+        "busy_company_ids": [pk for pk, _n in companies],
+        "calendar_weeks": [w.isoformat() for w in weeks],
+        "typical_seller": sellers[0] if sellers else None,
+        "owner_week_events": week_events,
+    }
+
+
+def _url(name: str, *args) -> tuple[str, str]:
+    """(path, "") for a URL name, or ("", why) while that page is not built yet."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse(name, args=args), ""
+    except NoReverseMatch:
+        return "", f"the URL {name} does not exist yet"
+
+
+def activity_scenarios(data: dict) -> list[Scenario]:
+    """Issue 6: a contact's timeline (first page) and a user's calendar week under 50 ms at
+    p95 (PostgreSQL, 5,000,000 activities: ``python -m bench generate --size large`` or
+    ``--size small --activities 5000000``). The timeline for the busiest contacts and for
+    typical ones; the calendar week of the generated owner, the busiest seller (``?start=
+    &end=`` of four weeks up to the generated today). The activity list page and API list
+    and a busy company's timeline (its contacts' and deals' activities too) for information.
+    A scenario whose URL name does not resolve yet is skipped with a message."""
+    n = data.get("activities", 0)
+    size = f"{n:,} activities"
+    none = "00000000-0000-4000-8000-000000000000"
+    out = []
+
+    def timeline(name, ids, kind, record_type="contact"):
+        paths, why = [], ""
+        for pk in ids or [none]:
+            path, why = _url("activities:timeline", record_type, pk)
+            paths.append(path)
+        out.append(
+            Scenario(name, paths, kind, size=size, htmx=True, optional=True, unavailable=why)
+        )
+
+    busy = data.get("busy_contact_counts") or [0]
+    timeline(
+        f"contact timeline: busiest contacts ({min(busy):,}-{max(busy):,} activities)",
+        data.get("busy_contact_ids"),
+        "timeline",
+    )
+    timeline("contact timeline: typical contacts", data.get("contact_ids"), "timeline")
+    timeline("company timeline: busiest companies", data.get("busy_company_ids"), None, "company")
+    events, why = _url("activities:calendar_events")
+    weeks = data.get("calendar_weeks") or ["2026-06-01"]
+    week_paths = []
+    for monday in weeks:
+        sunday_night = (datetime.fromisoformat(monday) + timedelta(days=7)).date()
+        window = {"start": f"{monday}T00:00:00Z", "end": f"{sunday_night}T00:00:00Z"}
+        week_paths.append(f"{events}?{urlencode(window)}")
+    out.append(
+        Scenario(
+            f"calendar week: heaviest owner (~{data.get('owner_week_events', 0):,} events)",
+            week_paths,
+            "calendar",
+            size=size,
+            optional=True,
+            unavailable=why,
+        )
+    )
+    seller = data.get("typical_seller")
+    if seller is not None:
+        out.append(
+            Scenario(
+                "calendar week: typical seller (?user=)",
+                [f"{p}&{urlencode({'user': seller})}" for p in week_paths],
+                "calendar",
+                size=size,
+                optional=True,
+                unavailable=why,
+            )
+        )
+    listing, why = _url("activities:activity_list")
+    out.append(
+        Scenario("activity list page", listing, None, size=size, optional=True, unavailable=why)
+    )
+    out.append(
+        Scenario("API activities list", "/api/crm/activities/", None, "token", size, optional=True)
+    )
+    return out
 
 
 def scenarios(data: dict) -> list[Scenario]:
@@ -448,6 +594,7 @@ def scenarios(data: dict) -> list[Scenario]:
         Scenario("API contacts list", "/api/crm/contacts/", None, "token", c),
         *lead_scenarios(data),
         *opportunity_scenarios(data),
+        *activity_scenarios(data),
         Scenario(
             "API contacts search",
             [q("/api/crm/contacts/", search=n) for n in data["names"]],
@@ -616,7 +763,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--samples", type=int, default=10, help="sample records per scenario")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--only", default="", help="run scenarios whose name contains this")
+    parser.add_argument(
+        "--only", default="", help="run scenarios whose name contains this (or one of a,b,c)"
+    )
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--skip-import", action="store_true")
     args = parser.parse_args(argv)
@@ -642,11 +791,11 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios(data):
             if (
                 args.only
-                and args.only not in scenario.name
+                and not any(part in scenario.name for part in args.only.split(","))
                 and not scenario.name.startswith("floor")
             ):
                 continue
-            why = missing(server.port, scenario, auth)
+            why = scenario.unavailable or missing(server.port, scenario, auth)
             if why:
                 print(f"  skipped {scenario.name}: {why}", file=sys.stderr)
                 continue
@@ -693,6 +842,7 @@ def main(argv: list[str] | None = None) -> int:
                 "contacts": data["contacts"],
                 "companies": data["companies"],
                 "opportunities": data.get("opportunities", 0),
+                "activities": data.get("activities", 0),
                 "requests": args.requests,
                 "workers": args.workers,
                 "results": [asdict(r) for r in results],

@@ -206,6 +206,10 @@ def parse_email_url(url: str) -> dict:
 
 
 globals().update(parse_email_url(os.environ.get("EMAIL_URL", "")))
+
+# --- Calendar sync ----------------------------------------------------------
+# Seconds a CalDAV server may take to answer before a sync counts as failed (and backs off).
+CALDAV_TIMEOUT = float(os.environ.get("PULSE_CALDAV_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PulseCRM <noreply@pulsecrm.local>")
 
 # --- i18n, static, media ------------------------------------------------------
@@ -228,6 +232,8 @@ STATICFILES_DIRS = [
     ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
     ("vendor/sortablejs", NODE_MODULES / "sortablejs"),
     ("vendor/tom-select", NODE_MODULES / "tom-select" / "dist"),
+    ("vendor/fullcalendar", NODE_MODULES / "fullcalendar"),  # the calendar page
+    ("vendor/fullcalendar-core", NODE_MODULES / "@fullcalendar" / "core"),  # its translations
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -295,6 +301,9 @@ SPECTACULAR_SETTINGS = {
         "OpportunityContactRoleEnum": "pulse.opportunities.models.ContactRole",
         "MemberRoleEnum": "pulse.accounts.models.Role",
         "ApiTokenStatusEnum": ["active", "expired", "revoked"],
+        "ActivityTypeEnum": "pulse.activities.models.ActivityType",
+        "ActivityStatusEnum": "pulse.activities.models.ActivityStatus",
+        "ActivityPriorityEnum": "pulse.activities.models.Priority",
     },
 }
 SIMPLE_JWT = {

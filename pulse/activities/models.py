@@ -230,6 +230,12 @@ class Activity(TenantModel):
     def __str__(self) -> str:
         return self.subject
 
+    # (H1) The activity's page.
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("activities:activity_detail", args=[self.pk])
+
     def clean(self):
         super().clean()
         errors = {}

@@ -65,6 +65,20 @@ def export_targets() -> dict[str, ExportTarget]:
         ),
         "leads": ExportTarget("leads", Lead, LeadFilterSet, LEAD_ORDERINGS, "-created_at"),
         **_opportunity_targets(),
+        **_activity_targets(),
+    }
+
+
+def _activity_targets() -> dict[str, ExportTarget]:
+    # Activities (issue 6): the list page's columns, FilterSet and orderings.
+    from pulse.activities import tables as _activity_columns  # noqa: F401 (registers)
+    from pulse.activities.filtersets import ACTIVITY_ORDERINGS, ActivityFilterSet
+    from pulse.activities.models import Activity
+
+    return {
+        "activities": ExportTarget(
+            "activities", Activity, ActivityFilterSet, ACTIVITY_ORDERINGS, "-occurred_at"
+        )
     }
 
 
@@ -121,8 +135,8 @@ def build_export(*, target: str, user, org, params: QueryDict) -> Export:
     file_format = (params.get("format") or "csv").lower()
     if file_format not in FORMATS:
         raise ApplicationError(errors={"format": [_("Choose csv, xlsx or vcf.")]})
-    if file_format == "vcf" and target == "opportunities":
-        raise ApplicationError(errors={"format": [_("Export deals as csv or xlsx.")]})
+    if file_format == "vcf" and target in ("opportunities", "activities"):
+        raise ApplicationError(errors={"format": [_("Export these records as csv or xlsx.")]})
     if not can(user, "export", spec.model):
         raise PermissionDeniedError(_("Your role does not allow exports."))
     qs = spec.model.objects.restrict(user, "export")

@@ -81,12 +81,15 @@ def make_calendar_feed(org, actor, **fields):
 
 @register_factory(CalDavConnection)
 def make_caldav_connection(org, actor, **fields):
-    fields.setdefault("user", actor)
+    """Through ``caldav_connection_create`` (the actor's own calendar; pass ``password``)."""
+    from pulse.activities.services import caldav_connection_create
+
+    fields.pop("user", None)  # a connection is always its creator's
     fields.setdefault("name", "Work calendar")
     fields.setdefault("url", "http://127.0.0.1:5232/user/calendar/")
     fields.setdefault("username", "user")
-    fields.setdefault("password_encrypted", "not-a-real-cipher-text")
-    return record_create(CalDavConnection, org=org, actor=actor, **fields)
+    fields.setdefault("password", "app-password")
+    return caldav_connection_create(org=org, actor=actor, **fields)
 
 
 @register_factory(CalDavEvent)

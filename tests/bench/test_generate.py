@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import authenticate
 
 from bench import BIG_ORG_SLUG, OWNER_EMAIL, PASSWORD
-from bench.generate import SMALL_ORGS, generate
+from bench.generate import CLOCK, SMALL_ORGS, generate
 from pulse.accounts.models import Membership, Organization
 from pulse.contacts.models import Company, Contact, company_name_key, email_domain
 from pulse.contacts.phones import is_e164
@@ -154,3 +154,70 @@ def test_generated_opportunities_follow_their_pipelines_and_history():
     )
     assert Quota.objects.unscoped().filter(organization=big, team__isnull=False).exists()
     assert Quota.objects.unscoped().filter(organization=big, user__isnull=False).count() == 25 * 34
+
+
+def test_generated_activities_are_consistent_like_the_services_write_them():
+    from collections import Counter
+
+    from pulse.activities.models import Activity
+    from pulse.activities.services import occurred_at_of
+    from pulse.opportunities.models import Opportunity
+
+    summary = generate(size="tiny", contacts=200, companies=20, activities=1500, out=_quiet)
+
+    big = Organization.objects.get(slug=BIG_ORG_SLUG)
+    acts = list(
+        Activity.objects.unscoped()
+        .filter(organization=big)
+        .select_related("contact", "company", "lead", "opportunity", "assigned_to")
+    )
+    assert len(acts) == 1500
+    assert summary.rows["activities.Activity"] == 1500 + 2 * (1500 // 50)
+    kinds = Counter(a.type for a in acts)
+    for kind, share in (("call", 35), ("email", 25), ("note", 15), ("meeting", 15), ("task", 10)):
+        assert abs(kinds[kind] / 1500 * 100 - share) < 5, (kind, kinds)
+    members = set(
+        Membership.objects.unscoped().filter(organization=big).values_list("user", flat=True)
+    )
+    owners = Counter(a.assigned_to_id for a in acts)
+    assert set(owners) <= members
+    # A few owners with many: the generated owner (first member) is the busiest.
+    first = Membership.objects.unscoped().get(organization=big, user__email=OWNER_EMAIL).user_id
+    assert owners.most_common(1)[0][0] == first
+    deals = {o.pk: o for o in Opportunity.objects.unscoped().filter(organization=big)}
+    now = CLOCK
+    future = 0
+    for a in acts:
+        assert a.occurred_at == occurred_at_of(a)
+        assert (a.status == "completed") == (a.completed_at is not None)
+        for linked in (a.contact, a.company, a.lead, a.opportunity):
+            assert linked is None or linked.organization_id == big.pk
+        if a.opportunity_id:
+            assert (a.contact_id, a.company_id) == (
+                deals[a.opportunity_id].contact_id,
+                deals[a.opportunity_id].company_id,
+            )
+        elif a.contact_id:
+            assert a.company_id == a.contact.company_id
+        if a.type == "meeting":
+            assert a.scheduled_at is not None and a.duration_minutes and a.ical_uid
+        if a.type == "task":
+            assert a.due_date is not None
+        if a.type == "call" and a.status == "completed":
+            assert a.call_outcome and a.call_direction
+        else:
+            assert not a.call_outcome
+        if a.type == "email":
+            assert a.email_from and a.email_to and a.message_id
+        if a.occurred_at > now:
+            future += 1
+            # Ahead: pending (a task may be done before its due day).
+            assert a.type in ("call", "meeting", "task")
+            assert a.status == "pending" or a.type == "task"
+        assert a.created_at <= a.updated_at
+    assert 0 < future < 0.05 * len(acts)
+    assert sum(1 for a in acts if a.contact_id) > 0.7 * len(acts)
+    assert any(a.lead_id for a in acts) and any(a.opportunity_id for a in acts)
+    assert any(a.is_overdue for a in acts if a.type == "task")
+    for a in acts[:100]:
+        a.full_clean()

@@ -303,6 +303,9 @@ class Command(BaseCommand):
             from pulse.opportunities import demo as opportunities_demo
 
             opportunities_demo.seed(org, people, self.rng)
+            from pulse.activities import demo as activities_demo
+
+            activities_demo.seed(org, people, self.rng)
         self._second_organization(owner)
         return org, owner, people, records
 
