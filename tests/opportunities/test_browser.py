@@ -141,7 +141,8 @@ def test_drag_to_a_stage_and_to_won_then_the_forecast_chart(page, live_server): 
     with page.expect_response(MOVE) as refused:
         dialog.locator("[data-testid=won-save]").click()
     assert refused.value.status == 400
-    assert "A won deal needs the date it closed." in dialog.inner_text()
+    # The page writes the answer's error into the dialog once it has read the body.
+    dialog.get_by_text("A won deal needs the date it closed.").wait_for()
     date_input.fill(today.isoformat())
     with page.expect_response(MOVE) as closed:
         dialog.locator("[data-testid=won-save]").click()
