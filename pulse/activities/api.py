@@ -44,12 +44,10 @@ from .models import (
     Priority,
 )
 
-# --- imports (sections) ---
-
 # (prefix, viewset, basename) for the root router, in the order of the API root.
 routes: list = []
 
-# --- activities: serializers and viewset (H1) ---
+# --- activities: serializers and viewset ---
 
 # Imports of this section (the lead hoists them).
 
@@ -429,7 +427,7 @@ class ActivityViewSet(TenantModelViewSet):
 
 routes.append(("activities", ActivityViewSet, "activity"))
 
-# --- activity templates (H1) ---
+# --- activity templates ---
 
 
 class ActivityTemplateSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
@@ -487,10 +485,10 @@ class ActivityTemplateViewSet(TenantModelViewSet):
 
 routes.append(("activity-templates", ActivityTemplateViewSet, "activitytemplate"))
 
-# --- activity reports (H1) ---
+# --- activity reports ---
 
 
-# --- timeline (H2) ---
+# --- timeline ---
 
 
 class TimelineQuerySerializer(serializers.Serializer):
@@ -615,7 +613,7 @@ class TimelineViewSet(viewsets.ViewSet):
 routes.append(("timeline", TimelineViewSet, "timeline"))
 
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
 
 class CalendarEventSerializer(serializers.Serializer):
@@ -717,7 +715,7 @@ routes += [
 ]
 
 
-# --- reminders and notifications (H4) ---
+# --- reminders and notifications ---
 
 
 class OverdueCountSerializer(serializers.Serializer):
@@ -748,7 +746,7 @@ class OverdueCountViewSet(viewsets.ViewSet):
 routes.insert(0, ("activities/overdue-count", OverdueCountViewSet, "activity-overdue-count"))
 
 
-# --- CalDAV connections (H5) ---
+# --- CalDAV connections ---
 
 
 class CalDavConnectionSerializer(VersionedSerializerMixin, serializers.ModelSerializer):

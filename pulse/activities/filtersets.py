@@ -17,9 +17,7 @@ from pulse.opportunities.models import Opportunity
 from .models import Activity, ActivityStatus, ActivityType, Priority
 from .selectors import ACTIVITY_SEARCH_FIELDS, overdue_condition
 
-# --- imports (sections) ---
-
-# --- activities (H1) ---
+# --- activities ---
 
 # Imports of this section (the lead hoists them).
 
@@ -195,10 +193,10 @@ class ActivityFilterSet(django_filters.FilterSet):
         return qs.filter(overdue_condition()) if value else qs.exclude(overdue_condition())
 
 
-# --- timeline (H2) ---
+# --- timeline ---
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import datetime as _h2_dt
 
 from django import forms
 from django.utils import timezone
@@ -27,9 +26,7 @@ from .models import (
     Priority,
 )
 
-# --- imports (sections) ---
-
-# --- activities (H1) ---
+# --- activities ---
 
 # Imports of this section (the lead hoists them).
 
@@ -453,7 +450,7 @@ class ActivityReportForm(ServiceForm):
         return None
 
 
-# --- timeline (H2) ---
+# --- timeline ---
 
 
 # The composer's tabs, in order: (kind, label, icon).
@@ -465,7 +462,7 @@ COMPOSER_KINDS = (
 )
 
 
-def _h2_text(label, **kwargs):
+def _note_field(label, **kwargs):
     return forms.CharField(
         label=label,
         required=False,
@@ -478,7 +475,7 @@ def _h2_text(label, **kwargs):
 class TimelineNoteForm(ServiceForm):
     """A note: only its text (the subject is its first words)."""
 
-    description = _h2_text(_("Note"))
+    description = _note_field(_("Note"))
 
     def clean_description(self):
         text = (self.cleaned_data.get("description") or "").strip()
@@ -513,7 +510,7 @@ class TimelineCallForm(ServiceForm):
     duration_minutes = forms.IntegerField(
         label=_("Minutes"), min_value=0, max_value=24 * 60, required=False
     )
-    notes = _h2_text(_("Notes"))
+    notes = _note_field(_("Notes"))
     done = forms.BooleanField(label=_("Done now"), required=False, initial=True)
 
     def service_fields(self) -> dict:
@@ -547,7 +544,7 @@ class TimelineMeetingForm(ServiceForm):
 
     def service_fields(self) -> dict:
         data = self.cleaned_data
-        when = _h2_dt.datetime.combine(data["date"], data["time"])
+        when = datetime.datetime.combine(data["date"], data["time"])
         return {
             "type": "meeting",
             "subject": data["subject"],
@@ -585,7 +582,7 @@ TIMELINE_COMPOSER_FORMS = {
 }
 
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
 
 CALENDAR_CREATE_TYPES = (
@@ -595,7 +592,7 @@ CALENDAR_CREATE_TYPES = (
 )
 
 
-def _h3_contacts(request):
+def _contacts(request):
     from pulse.contacts.models import Contact
 
     return Contact.objects.restrict(request.user, "view")
@@ -620,7 +617,7 @@ class CalendarCreateForm(ServiceForm):
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        self.fields["contact"].queryset = _h3_contacts(request)
+        self.fields["contact"].queryset = _contacts(request)
 
     def service_fields(self) -> dict:
         data = self.cleaned_data
@@ -666,7 +663,7 @@ class AttendeeAddForm(ServiceForm):
         self.fields["user"].queryset = organization_members(request.organization)
         self.fields["user"].empty_label = "—"
         self.fields["user"].widget.attrs["class"] = "form-select form-select-sm"
-        self.fields["contact"].queryset = _h3_contacts(request)
+        self.fields["contact"].queryset = _contacts(request)
         self.fields["contact"].widget.attrs["class"] = "form-select form-select-sm"
         self.fields["email"].widget.attrs.update(
             {"class": "form-control form-control-sm", "placeholder": "name@example.com"}
@@ -686,9 +683,9 @@ class AttendeeRespondForm(ServiceForm):
     response = forms.ChoiceField(choices=AttendeeResponse.choices)
 
 
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---
 
 
 class CalDavConnectionForm(ServiceForm):

@@ -7,7 +7,7 @@ that cannot become a meeting (no start, an absurd rule) is skipped with its reas
 Recurring events are expanded only inside ``[now − 1 day, now + RECURRENCE_WINDOW]`` and
 to at most ``MAX_OCCURRENCES`` each, so a rule with no end never loops forever.
 
-Writing the meetings is ``services.ics_import`` (H5 section); this module reads only.
+Writing the meetings is ``services.ics_import``; this module reads only.
 """
 
 from __future__ import annotations

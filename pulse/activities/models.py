@@ -230,7 +230,7 @@ class Activity(TenantModel):
     def __str__(self) -> str:
         return self.subject
 
-    # (H1) The activity's page.
+    # The activity's page.
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 

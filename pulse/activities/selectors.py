@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import datetime as _dt
-import datetime as _h2_datetime
-import datetime as _h3_dt
 import uuid
-import zoneinfo as _zoneinfo
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +31,7 @@ from .models import (
     CallOutcome,
 )
 
-# --- imports (sections) ---
-
-# --- activities (H1) ---
+# --- activities ---
 
 # Imports of this section (the lead hoists them).
 
@@ -199,7 +194,7 @@ def activity_report(
     return report
 
 
-# --- timeline (H2) ---
+# --- timeline ---
 
 
 # What a timeline can show, in the order the filter chips list them.
@@ -279,7 +274,7 @@ class TimelineEntry:
     and ``audit_entry`` is set."""
 
     kind: str
-    occurred_at: _h2_datetime.datetime
+    occurred_at: datetime.datetime
     id: uuid.UUID
     source: int
     actor: Any = None
@@ -390,7 +385,7 @@ class TimelinePage:
 
 def encode_timeline_cursor(key: tuple) -> str:
     when, source, pk = key
-    raw = f"{when.astimezone(_h2_datetime.UTC).isoformat()}|{source}|{pk.hex}"
+    raw = f"{when.astimezone(datetime.UTC).isoformat()}|{source}|{pk.hex}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -621,7 +616,7 @@ def timeline_iter(record, *, user, types=None, max_entries: int = 50_000, page: 
         cursor = result.next_cursor
 
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
 
 # A calendar request covers at most this many days (FullCalendar's month view asks for
@@ -638,7 +633,7 @@ FEED_MAX_EVENTS = 5000
 SHARED_CALENDAR_ROLES = ("owner", "admin", "manager")
 
 
-def _h3_moment(value: str, name: str) -> _h3_dt.datetime:
+def _moment(value: str, name: str) -> datetime.datetime:
     """A window bound as FullCalendar sends it: a date, or a date-time with or without
     an offset (a naive one is in the organization's time zone)."""
     value = (value or "").strip().replace(" ", "+")  # a "+02:00" offset sent unencoded
@@ -648,7 +643,7 @@ def _h3_moment(value: str, name: str) -> _h3_dt.datetime:
         if parsed is None:
             day = parse_date(value)
             if day is not None:
-                parsed = _h3_dt.datetime.combine(day, _h3_dt.time())
+                parsed = datetime.datetime.combine(day, datetime.time())
     except ValueError:
         parsed = None
     if parsed is None:
@@ -658,12 +653,12 @@ def _h3_moment(value: str, name: str) -> _h3_dt.datetime:
     return parsed
 
 
-def calendar_window(start: str, end: str) -> tuple[_h3_dt.datetime, _h3_dt.datetime]:
+def calendar_window(start: str, end: str) -> tuple[datetime.datetime, datetime.datetime]:
     """The validated [start, end) of a calendar request (at most ``CALENDAR_MAX_DAYS``)."""
-    begin, finish = _h3_moment(start, "start"), _h3_moment(end, "end")
+    begin, finish = _moment(start, "start"), _moment(end, "end")
     if finish <= begin:
         raise ApplicationError(errors={"end": [gettext("The end must come after the start.")]})
-    if finish - begin > _h3_dt.timedelta(days=CALENDAR_MAX_DAYS):
+    if finish - begin > datetime.timedelta(days=CALENDAR_MAX_DAYS):
         raise ApplicationError(
             errors={
                 "end": [
@@ -741,7 +736,7 @@ def calendar_activities(
     # before still shows: look a day back.
     scheduled = list(
         base.filter(
-            scheduled_at__gte=start - _h3_dt.timedelta(days=1), scheduled_at__lt=end
+            scheduled_at__gte=start - datetime.timedelta(days=1), scheduled_at__lt=end
         ).order_by("scheduled_at", "pk")[: limit + 1]
     )
     scheduled = [a for a in scheduled if a.ends_at > start]
@@ -765,7 +760,7 @@ def calendar_event(activity, *, editable: bool, urls) -> dict:
         start, end, all_day = activity.due_date.isoformat(), None, True
     elif activity.all_day:
         day = timezone.localtime(activity.scheduled_at).date()
-        start, end, all_day = day.isoformat(), (day + _h3_dt.timedelta(days=1)).isoformat(), True
+        start, end, all_day = day.isoformat(), (day + datetime.timedelta(days=1)).isoformat(), True
     else:
         start = timezone.localtime(activity.scheduled_at).isoformat()
         end = timezone.localtime(activity.ends_at).isoformat()
@@ -799,8 +794,8 @@ def feed_activities(feed) -> list:
     """What a private feed serves: its user's visible activities from ``FEED_DAYS_BACK``
     days ago to ``FEED_DAYS_AHEAD`` ahead, scheduled and due-only tasks, capped."""
     now = timezone.now()
-    start = now - _h3_dt.timedelta(days=FEED_DAYS_BACK)
-    end = now + _h3_dt.timedelta(days=FEED_DAYS_AHEAD)
+    start = now - datetime.timedelta(days=FEED_DAYS_BACK)
+    end = now + datetime.timedelta(days=FEED_DAYS_AHEAD)
     base = Activity.objects.restrict(feed.user, "view").filter(
         assigned_to_id=feed.user_id, type__in=CALENDAR_TYPES
     )
@@ -827,8 +822,8 @@ def feed_fingerprint(feed) -> tuple[int, object]:
     """(how many, last change) of the feed's activities: its ETag and Last-Modified, in
     one aggregate query, so an unchanged feed answers 304 without building anything."""
     now = timezone.now()
-    start = now - _h3_dt.timedelta(days=FEED_DAYS_BACK)
-    end = now + _h3_dt.timedelta(days=FEED_DAYS_AHEAD)
+    start = now - datetime.timedelta(days=FEED_DAYS_BACK)
+    end = now + datetime.timedelta(days=FEED_DAYS_AHEAD)
     from django.db.models import Q
 
     row = (
@@ -848,7 +843,7 @@ def feed_fingerprint(feed) -> tuple[int, object]:
     return row["n"], row["last"]
 
 
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
 
 @dataclass(frozen=True)
@@ -860,15 +855,15 @@ class OverdueCounts:
     today: int = 0
 
 
-def _org_today(org) -> tuple[_dt.date, _dt.datetime, _dt.datetime]:
+def _org_today(org) -> tuple[datetime.date, datetime.datetime, datetime.datetime]:
     """Today in the organization's time zone, and its start and end instants."""
     try:
-        tz = _zoneinfo.ZoneInfo(org.time_zone or "UTC")
-    except (_zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = _dt.UTC
+        tz = zoneinfo.ZoneInfo(org.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = datetime.UTC
     today = timezone.localtime(timezone.now(), tz).date()
-    start = _dt.datetime.combine(today, _dt.time.min, tzinfo=tz)
-    return today, start, start + _dt.timedelta(days=1)
+    start = datetime.datetime.combine(today, datetime.time.min, tzinfo=tz)
+    return today, start, start + datetime.timedelta(days=1)
 
 
 def _ends_at_expression():
@@ -882,7 +877,7 @@ def _ends_at_expression():
     return models.ExpressionWrapper(
         models.F("scheduled_at")
         + models.ExpressionWrapper(
-            minutes * models.Value(_dt.timedelta(minutes=1)),
+            minutes * models.Value(datetime.timedelta(minutes=1)),
             output_field=models.DurationField(),
         ),
         output_field=models.DateTimeField(),
@@ -960,4 +955,4 @@ def mention_candidates(org, query: str = "", *, limit: int = 8) -> list:
     return list(members.only("pk", "full_name", "email")[:limit])
 
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import re
+import uuid
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,13 @@ from django.utils.translation import gettext as _
 
 from pulse.contacts.models import Contact
 from pulse.core.errors import ApplicationError
-from pulse.core.services import record_create, record_delete, record_restore, record_update
+from pulse.core.services import (
+    check_same_org,
+    record_create,
+    record_delete,
+    record_restore,
+    record_update,
+)
 from pulse.opportunities.services import opportunity_touch
 
 from . import caldav
@@ -45,8 +52,6 @@ from .models import (
     CalDavEvent,
     CalendarFeed,
 )
-
-# --- imports (sections) ---
 
 # --- rich text ----------------------------------------------------------------------------------
 
@@ -73,12 +78,6 @@ def sanitize_rich_text(html: str) -> str:
 
 
 # --- activities: create, update, complete, cancel, delete ----------------------------------------
-
-
-def _check_same_org(org, **related) -> None:
-    for name, obj in related.items():
-        if obj is not None and getattr(obj, "organization_id", org.pk) != org.pk:
-            raise ApplicationError(errors={name: [_("Choose one of this organization's records.")]})
 
 
 def occurred_at_of(activity: Activity) -> datetime.datetime:
@@ -130,20 +129,19 @@ def activity_create(*, org, actor, **fields) -> Activity:
     """Write down or schedule an activity. ``status="completed"`` logs one already done
     (a call just made): ``completed_at`` defaults to now."""
     fields = _prepare(fields)
-    _check_same_org(
+    check_same_org(
         org,
         **{k: fields.get(k) for k in ("contact", "company", "lead", "opportunity", "assigned_to")},
     )
     if fields.get("status") == ActivityStatus.COMPLETED and not fields.get("completed_at"):
         fields["completed_at"] = timezone.now()
     fields.setdefault("assigned_to", actor)
-    activity = Activity(organization=org, **{k: v for k, v in fields.items()})
-    activity.occurred_at = occurred_at_of(activity)
-    fields["occurred_at"] = activity.occurred_at
+    fields["occurred_at"] = occurred_at_of(Activity(organization=org, **fields))
+    if fields.get("type") == ActivityType.MEETING and not fields.get("ical_uid"):
+        # The UID invitations, the feed and CalDAV share, written with the row itself.
+        fields["id"] = uuid.uuid4()
+        fields["ical_uid"] = f"{fields['id']}@pulsecrm"
     activity = record_create(Activity, org=org, actor=actor, **fields)
-    if activity.type == ActivityType.MEETING and not activity.ical_uid:
-        activity.ical_uid = f"{activity.pk}@pulsecrm"
-        Activity.objects.unscoped().filter(pk=activity.pk).update(ical_uid=activity.ical_uid)
     _touch_records(activity)
     _after_change(activity, actor=actor, created=True)
     return activity
@@ -156,7 +154,7 @@ def activity_update(
     """Change an activity's fields (a version check when ``expected_version`` is given)."""
     fields = _prepare(fields, current=activity)
     org = activity.organization
-    _check_same_org(
+    check_same_org(
         org,
         **{k: fields.get(k) for k in ("contact", "company", "lead", "opportunity", "assigned_to")},
     )
@@ -272,7 +270,7 @@ def _after_change(activity: Activity, *, actor, created: bool) -> None:
     mentions_notify(activity=activity, actor=actor, created=created)
 
 
-# --- checklist items (H1) ---
+# --- checklist items ---
 
 # Imports of this section (the lead hoists them).
 
@@ -357,7 +355,7 @@ def checklist_item_reorder(*, activity: Activity, actor, ids) -> list[ActivityCh
     return result
 
 
-# --- activity templates (H1) ---
+# --- activity templates ---
 
 TEMPLATE_FIELDS = (
     "name",
@@ -479,7 +477,7 @@ def follow_up_from_template(
     }
 
 
-# --- mentions (H4) ---
+# --- mentions ---
 
 
 # The canonical mention the autocomplete inserts: ``@[Full Name](42)``, the user's id in
@@ -601,7 +599,7 @@ def mentions_notify(*, activity: Activity, actor, created: bool) -> None:
         notify(org=org, recipient=user, verb=verb, body=excerpt, url=url, actor=actor)
 
 
-# --- reminders (H4) ---
+# --- reminders ---
 
 # Reminder offsets people may choose (minutes before; see REMINDER_OFFSETS).
 REMINDER_OFFSET_VALUES = frozenset(offset for offset, _label in REMINDER_OFFSETS)
@@ -996,10 +994,10 @@ def reminders_deliver(*, org, reminder_ids, claim: str) -> dict:
     return {"sent": len(emailed), "skipped": len(skipped), "failed": failed}
 
 
-# --- attendees and invitations (H3) ---
+# --- attendees and invitations ---
 
 
-def _h3_lock(activity: Activity) -> None:
+def _lock(activity: Activity) -> None:
     """Serialize attendee changes of one meeting (the duplicate check below reads, then
     writes; the row lock makes two people adding the same guest at once add it once)."""
     Activity.objects.unscoped().select_for_update().filter(pk=activity.pk).values_list("pk").first()
@@ -1018,7 +1016,7 @@ def attendee_add(
     if activity.type != ActivityType.MEETING:
         raise ApplicationError(_("Only a meeting has attendees."))
     org = activity.organization
-    _check_same_org(org, contact=contact)
+    check_same_org(org, contact=contact)
     email = (email or "").strip()
     if user is None and contact is None and email:
         lowered = email.lower()
@@ -1039,7 +1037,7 @@ def attendee_add(
         name = name or str(contact)
     if user is None and contact is None and not email:
         raise ApplicationError(errors={"email": [_("Choose a person or enter an email address.")]})
-    _h3_lock(activity)
+    _lock(activity)
     existing = ActivityAttendee.objects.filter(activity=activity)
     same = (
         existing.filter(user=user)
@@ -1071,7 +1069,7 @@ def attendee_remove(*, attendee: ActivityAttendee, actor) -> ActivityAttendee:
     was_invited = attendee.invited_at is not None and bool(attendee.email)
     attendee = record_delete(attendee, actor=actor)
     if was_invited:
-        _h3_send_on_commit(activity, [attendee], method="CANCEL", actor=actor)
+        _send_on_commit(activity, [attendee], method="CANCEL", actor=actor)
     return attendee
 
 
@@ -1083,7 +1081,7 @@ def attendee_respond(*, attendee: ActivityAttendee, response: str, actor) -> Act
     return record_update(attendee, actor=actor, response=response)
 
 
-def _h3_organizer(activity: Activity):
+def _organizer(activity: Activity):
     return activity.assigned_to or activity.created_by
 
 
@@ -1095,19 +1093,19 @@ def invitation_calendar(activity: Activity, *, method: str, attendees=None) -> b
     event = activity_to_event(activity)
     if attendees is None:
         attendees = list(activity.attendees.all())
-    add_people(event, organizer=_h3_organizer(activity), attendees=attendees)
+    add_people(event, organizer=_organizer(activity), attendees=attendees)
     if method == "CANCEL":
         event["status"] = "CANCELLED"
     return calendar_of([event], method=method)
 
 
-def _h3_send_on_commit(activity: Activity, attendees, *, method: str, actor) -> None:
+def _send_on_commit(activity: Activity, attendees, *, method: str, actor) -> None:
     """Email each attendee the meeting's invitation or cancellation once the transaction
     commits (rule 6). Each message carries the .ics as ``invite.ics``."""
     recipients = [a for a in attendees if a.email]
     if not recipients:
         return
-    organizer = _h3_organizer(activity)
+    organizer = _organizer(activity)
     ics = invitation_calendar(
         activity, method=method, attendees=None if method == "REQUEST" else recipients
     )
@@ -1180,7 +1178,7 @@ def meeting_invite(*, activity: Activity, actor, attendees=None) -> list[Activit
     attendees = [a for a in attendees if a.email and a.activity_id == activity.pk]
     if not attendees:
         raise ApplicationError(_("Add an attendee with an email address first."))
-    _h3_send_on_commit(activity, attendees, method="REQUEST", actor=actor)
+    _send_on_commit(activity, attendees, method="REQUEST", actor=actor)
     now = timezone.now()
     return [record_update(a, actor=actor, invited_at=now) for a in attendees]
 
@@ -1194,13 +1192,13 @@ def meeting_invitations_follow(*, activity: Activity, actor) -> int:
     if not invited:
         return 0
     if activity.status == ActivityStatus.CANCELLED or activity.is_deleted:
-        _h3_send_on_commit(activity, invited, method="CANCEL", actor=actor)
+        _send_on_commit(activity, invited, method="CANCEL", actor=actor)
         return len(invited)
     meeting_invite(activity=activity, actor=actor, attendees=invited)
     return len(invited)
 
 
-# --- calendar feeds and .ics (H3) ---
+# --- calendar feeds and .ics ---
 
 
 @transaction.atomic
@@ -1265,7 +1263,7 @@ def activity_reschedule(
     )
 
 
-# --- CalDAV connections and sync (H5) ---
+# --- CalDAV connections and sync ---
 
 
 def _own_connection(connection: CalDavConnection, actor) -> None:

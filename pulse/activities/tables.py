@@ -23,9 +23,7 @@ from pulse.contacts.tables import (
 
 from .models import Activity, ActivityStatus
 
-# --- imports (sections) ---
-
-# --- activities (H1) ---
+# --- activities ---
 
 # Imports of this section (the lead hoists them).
 
@@ -289,10 +287,10 @@ ACTIVITY_COLUMNS = [
 # The shared machinery looks a record type's catalogue up here.
 BASE_COLUMNS.setdefault(Activity, ACTIVITY_COLUMNS)
 
-# --- timeline (H2) ---
+# --- timeline ---
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---

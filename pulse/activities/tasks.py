@@ -13,15 +13,13 @@ from django.utils import timezone
 
 from pulse.core.tasks import tenant_task
 
-# --- imports (sections) ---
+# --- activities ---
 
-# --- activities (H1) ---
+# --- timeline ---
 
-# --- timeline (H2) ---
+# --- calendar and iCalendar ---
 
-# --- calendar and iCalendar (H3) ---
-
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
 # isort: split
 
@@ -86,7 +84,7 @@ def reminders_send_due(batch_size: int = REMINDER_BATCH_SIZE, max_batches: int |
     return totals
 
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---
 
 
 caldav_logger = logging.getLogger("pulse.activities.caldav")

@@ -8,7 +8,7 @@ from . import views
 app_name = "activities"
 
 urlpatterns = [
-    # --- activities: list, detail, forms, complete, templates, reports (H1) ---
+    # --- activities: list, detail, forms, complete, templates, reports ---
     path("activities/", views.ActivityListView.as_view(), name="activity_list"),
     path("activities/new/", views.ActivityFormView.as_view(), name="activity_create"),
     path(
@@ -85,7 +85,7 @@ urlpatterns = [
         views.ActivityTemplateDeleteView.as_view(),
         name="activitytemplate_delete",
     ),
-    # --- timeline (H2) ---
+    # --- timeline ---
     path("timeline/export.csv", views.TimelineExportView.as_view(), name="timeline_export"),
     path("timeline/<str:record_type>/<uuid:pk>/", views.TimelineView.as_view(), name="timeline"),
     path(
@@ -98,7 +98,7 @@ urlpatterns = [
         views.TimelineCompleteView.as_view(),
         name="timeline_complete",
     ),
-    # --- calendar and iCalendar (H3) ---
+    # --- calendar and iCalendar ---
     path("calendar/", views.CalendarView.as_view(), name="calendar"),
     path("calendar/events/", views.CalendarEventsView.as_view(), name="calendar_events"),
     path("calendar/new/", views.CalendarCreateView.as_view(), name="calendar_create"),
@@ -133,14 +133,14 @@ urlpatterns = [
         name="attendee_respond",
     ),
     path("activities/<uuid:pk>/invite/", views.MeetingInviteView.as_view(), name="meeting_invite"),
-    # --- reminders (H4) ---
+    # --- reminders ---
     path(
         "activities/mentions/members/",
         views.MentionMemberSearchView.as_view(),
         name="mention_member_search",
     ),
     path("activities/overdue-badge/", views.OverdueBadgeView.as_view(), name="overdue_badge"),
-    # --- CalDAV (H5) ---
+    # --- CalDAV ---
     path("settings/calendar-sync/", views.CalDavConnectionListView.as_view(), name="caldav_list"),
     path(
         "settings/calendar-sync/new/",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv as _h2_csv
-import hashlib as _h3_hashlib
+import csv
+import hashlib
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -47,6 +47,7 @@ from pulse.core.views import (
     RecordFormView,
     RecordListView,
     RecordPermissionMixin,
+    is_htmx_partial,
 )
 from pulse.leads.models import Lead
 from pulse.leads.selectors import LEAD_SEARCH_FIELDS
@@ -84,9 +85,7 @@ from .models import (
     CalendarFeed,
 )
 
-# --- imports (sections) ---
-
-# --- activities (H1) ---
+# --- activities ---
 
 # Imports of this section (the lead hoists them).
 
@@ -697,29 +696,19 @@ def _report_chart(report) -> dict | None:
     }
 
 
-# --- timeline (H2) ---
+# --- timeline ---
 
 
 # A timeline export stops here (a company with years of history is still one file).
 TIMELINE_EXPORT_MAX = 50_000
 
 
-def _h2_is_htmx(request) -> bool:
-    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
-
-
-def _h2_can(user, action: str) -> bool:
-    from pulse.accounts.permissions import can
-
-    return can(user, action, Activity)
-
-
-def _h2_types(request):
+def _types(request):
     """``?types=`` (repeated or comma-separated); None for all. ValueError if unknown."""
     return selectors.parse_timeline_types(request.GET.getlist("types"))
 
 
-def _h2_composer_forms(record, *, bound=None, follow_up=None) -> dict:
+def _composer_forms(record, *, bound=None, follow_up=None) -> dict:
     """One form per composer tab; ``bound`` is the one that was posted (with its errors);
     after a call, the meeting and task forms offer its follow-up."""
     forms = {}
@@ -743,7 +732,7 @@ def timeline_panel_context(
     record_type = selectors.timeline_record_type_of(record)
     page = selectors.timeline(record, user=request.user, types=types)
     url = reverse("activities:timeline", args=[record_type, record.pk])
-    forms = _h2_composer_forms(record, bound=bound, follow_up=follow_up)
+    forms = _composer_forms(record, bound=bound, follow_up=follow_up)
     labels = selectors.timeline_type_labels()
     return {
         "record": record,
@@ -758,9 +747,9 @@ def timeline_panel_context(
         "compose_url": reverse("activities:timeline_compose", args=[record_type, record.pk]),
         "complete_url": reverse("activities:timeline_complete", args=[record_type, record.pk]),
         "export_url": reverse("activities:timeline_export"),
-        "can_create": _h2_can(request.user, "create"),
-        "can_edit": _h2_can(request.user, "edit"),
-        "can_export": _h2_can(request.user, "export"),
+        "can_create": can(request.user, "create", Activity),
+        "can_edit": can(request.user, "edit", Activity),
+        "can_export": can(request.user, "export", Activity),
         "composer_tabs": [(kind, label, icon, forms[kind]) for kind, label, icon in COMPOSER_KINDS],
         "active_kind": active,
         "follow_up": follow_up,
@@ -769,7 +758,7 @@ def timeline_panel_context(
     }
 
 
-class _H2TimelineBase(OrganizationRequiredMixin, View):
+class _TimelineBase(OrganizationRequiredMixin, View):
     """Finds the record a timeline URL names (404 unless the user may view it)."""
 
     def get_record(self, record_type: str, pk):
@@ -780,14 +769,14 @@ class _H2TimelineBase(OrganizationRequiredMixin, View):
 
     def panel(self, request, record, status: int = 200, **kwargs):
         context = timeline_panel_context(request, record, **kwargs)
-        if _h2_is_htmx(request):
+        if is_htmx_partial(request):
             return render(
                 request, "activities/partials/timeline_panel.html", context, status=status
             )
         return render(request, "activities/timeline.html", context, status=status)
 
 
-class TimelineView(_H2TimelineBase):
+class TimelineView(_TimelineBase):
     """``GET /timeline/<record_type>/<id>/``: the timeline panel a record page loads (htmx),
     or the next entries after ``?cursor=`` ("load more" as you scroll); without htmx a
     page of its own."""
@@ -795,7 +784,7 @@ class TimelineView(_H2TimelineBase):
     def get(self, request, record_type: str, pk):
         record = self.get_record(record_type, pk)
         try:
-            types = _h2_types(request)
+            types = _types(request)
         except ValueError:
             return HttpResponseBadRequest(_("Unknown timeline type."))
         cursor = request.GET.get("cursor", "")
@@ -812,19 +801,19 @@ class TimelineView(_H2TimelineBase):
             "types_query": ",".join(types) if types else "",
             "timeline_url": reverse("activities:timeline", args=[record_type, record.pk]),
             "complete_url": reverse("activities:timeline_complete", args=[record_type, record.pk]),
-            "can_edit": _h2_can(request.user, "edit"),
+            "can_edit": can(request.user, "edit", Activity),
             "now": timezone.now(),
         }
         return render(request, "activities/partials/timeline_entries.html", context)
 
 
-class TimelineComposeView(_H2TimelineBase):
+class TimelineComposeView(_TimelineBase):
     """``POST /timeline/<record_type>/<id>/compose/``: the inline composer's note, call,
     meeting or task, linked to the record; answers the refreshed panel."""
 
     def post(self, request, record_type: str, pk):
         record = self.get_record(record_type, pk)
-        if not _h2_can(request.user, "create"):
+        if not can(request.user, "create", Activity):
             raise PermissionDenied(_("Your role does not allow this."))
         kind = request.POST.get("kind", "")
         form_class = TIMELINE_COMPOSER_FORMS.get(kind)
@@ -838,7 +827,7 @@ class TimelineComposeView(_H2TimelineBase):
         if request.POST.get("follow_up_of"):
             earlier = (
                 Activity.objects.restrict(request.user, "view")
-                .filter(pk=_h2_uuid_or_none(request.POST["follow_up_of"]))
+                .filter(pk=_uuid_or_none(request.POST["follow_up_of"]))
                 .first()
             )
         if form.is_valid():
@@ -857,7 +846,7 @@ class TimelineComposeView(_H2TimelineBase):
             except ApplicationError as exc:
                 form.add_application_error(exc)
             else:
-                if not _h2_is_htmx(request):
+                if not is_htmx_partial(request):
                     return redirect(record.get_absolute_url())
                 notices = {
                     "note": _("Note added."),
@@ -874,14 +863,14 @@ class TimelineComposeView(_H2TimelineBase):
         return self.panel(
             request,
             record,
-            status=200 if _h2_is_htmx(request) else 400,
+            status=200 if is_htmx_partial(request) else 400,
             bound=form,
             active=kind,
             follow_up=earlier,
         )
 
 
-def _h2_uuid_or_none(value):
+def _uuid_or_none(value):
     import uuid
 
     try:
@@ -890,7 +879,7 @@ def _h2_uuid_or_none(value):
         return None
 
 
-class TimelineCompleteView(_H2TimelineBase):
+class TimelineCompleteView(_TimelineBase):
     """``POST /timeline/<record_type>/<id>/complete/`` with ``activity``: marks one of the
     record's pending activities done (the timeline's quick action)."""
 
@@ -899,7 +888,7 @@ class TimelineCompleteView(_H2TimelineBase):
         link = selectors.timeline_record_type_of(record)
         activity = (
             Activity.objects.restrict(request.user, "edit")
-            .filter(pk=_h2_uuid_or_none(request.POST.get("activity")), **{f"{link}_id": record.pk})
+            .filter(pk=_uuid_or_none(request.POST.get("activity")), **{f"{link}_id": record.pk})
             .first()
         )
         if activity is None:
@@ -909,7 +898,7 @@ class TimelineCompleteView(_H2TimelineBase):
             services.activity_complete(activity=activity, actor=request.user)
         except ApplicationError as exc:
             notice = exc.message
-        if not _h2_is_htmx(request):
+        if not is_htmx_partial(request):
             return redirect(record.get_absolute_url())
         return self.panel(request, record, notice=notice)
 
@@ -927,7 +916,7 @@ class TimelineExportView(OrganizationRequiredMixin, View):
         if not request.GET.get("record_id"):
             return HttpResponseBadRequest(_("Give the record_id of the record."))
         try:
-            types = _h2_types(request)
+            types = _types(request)
         except ValueError:
             return HttpResponseBadRequest(_("Unknown timeline type."))
         record = selectors.timeline_record(
@@ -935,11 +924,11 @@ class TimelineExportView(OrganizationRequiredMixin, View):
         )
         if record is None:
             raise Http404
-        if not _h2_can(request.user, "export"):
+        if not can(request.user, "export", Activity):
             raise PermissionDenied(_("Your role does not allow exports."))
         org, user = request.organization, request.user
         response = StreamingHttpResponse(
-            _h2_export_rows(record, user=user, org=org, types=types),
+            _export_rows(record, user=user, org=org, types=types),
             content_type="text/csv; charset=utf-8",
         )
         name = selectors.timeline_record_type_of(record)
@@ -948,17 +937,17 @@ class TimelineExportView(OrganizationRequiredMixin, View):
         return response
 
 
-class _H2Echo:
+class _Echo:
     def write(self, value):
         return value
 
 
-def _h2_export_rows(record, *, user, org, types):
+def _export_rows(record, *, user, org, types):
     """The CSV lines (header first); the tenancy is re-entered while the body streams."""
     from pulse.core.tenancy import tenant_context
     from pulse.imports.engine import neutralise
 
-    writer = _h2_csv.writer(_H2Echo())
+    writer = csv.writer(_Echo())
     with tenant_context(org, actor=user, source="web"):
         labels = selectors.timeline_type_labels()
         yield "\ufeff" + writer.writerow(
@@ -997,29 +986,22 @@ def _h2_export_rows(record, *, user, org, types):
             yield "".join(buffer)
 
 
-# --- calendar and iCalendar (H3) ---
+# --- calendar and iCalendar ---
 
 
-def _h3_wants_json(request) -> bool:
+def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _h3_errors(exc: ApplicationError) -> dict:
+def _errors(exc: ApplicationError) -> dict:
     return {k: [str(m) for m in v] for k, v in exc.errors.items()}
 
 
-def _h3_urls(activity) -> dict:
-    try:
-        url = activity.get_absolute_url()
-    except NoReverseMatch:  # the detail page is another section's; never fail on it
-        url = ""
-    return {"url": url, "move": reverse("activities:calendar_move", args=[activity.pk])}
-
-
-def _h3_can_edit(user) -> bool:
-    from pulse.accounts.permissions import can
-
-    return can(user, "edit", Activity)
+def _urls(activity) -> dict:
+    return {
+        "url": activity.get_absolute_url(),
+        "move": reverse("activities:calendar_move", args=[activity.pk]),
+    }
 
 
 def calendar_events_payload(request, params) -> dict:
@@ -1035,19 +1017,19 @@ def calendar_events_payload(request, params) -> dict:
     rows, truncated = selectors.calendar_activities(
         request.user, user_ids=scope.user_ids, start=start, end=end
     )
-    editable = _h3_can_edit(request.user)
+    editable = can(request.user, "edit", Activity)
     return {
-        "events": [selectors.calendar_event(a, editable=editable, urls=_h3_urls) for a in rows],
+        "events": [selectors.calendar_event(a, editable=editable, urls=_urls) for a in rows],
         "truncated": truncated,
         "calendar": scope.label,
     }
 
 
 # FullCalendar views a link may open (``?view=``), and ``?date=`` the day to show.
-_H3_VIEWS = ("dayGridMonth", "timeGridWeek", "timeGridDay", "listWeek")
+_VIEWS = ("dayGridMonth", "timeGridWeek", "timeGridDay", "listWeek")
 
 
-def _h3_initial_date(value: str) -> str:
+def _initial_date(value: str) -> str:
     from django.utils.dateparse import parse_date
 
     try:
@@ -1080,13 +1062,13 @@ class CalendarView(RecordPermissionMixin, TemplateView):
             chosen_user=request.GET.get("user", ""),
             chosen_team=request.GET.get("team", ""),
             can_create=can(request.user, "create", Activity),
-            can_edit=_h3_can_edit(request.user),
+            can_edit=can(request.user, "edit", Activity),
             create_form=CalendarCreateForm(request=request),
             fc_locale=language if language != "en" else "",
             max_days=selectors.CALENDAR_MAX_DAYS,
-            initial_date=_h3_initial_date(request.GET.get("date", "")),
+            initial_date=_initial_date(request.GET.get("date", "")),
             initial_view=request.GET.get("view", "")
-            if request.GET.get("view", "") in _H3_VIEWS
+            if request.GET.get("view", "") in _VIEWS
             else "",
         )
         return context
@@ -1104,11 +1086,11 @@ class CalendarEventsView(RecordPermissionMixin, View):
         except PermissionDeniedError as exc:
             return JsonResponse({"errors": {"__all__": [exc.message]}}, status=403)
         except ApplicationError as exc:
-            return JsonResponse({"errors": _h3_errors(exc)}, status=400)
+            return JsonResponse({"errors": _errors(exc)}, status=400)
         return JsonResponse(payload)
 
 
-class _H3JsonEditMixin(RecordPermissionMixin):
+class _JsonEditMixin(RecordPermissionMixin):
     """A POST from the calendar page: JSON answers (403 as JSON too)."""
 
     model = Activity
@@ -1118,14 +1100,14 @@ class _H3JsonEditMixin(RecordPermissionMixin):
         try:
             return super().dispatch(request, *args, **kwargs)
         except PermissionDenied:
-            if not _h3_wants_json(request):
+            if not _wants_json(request):
                 raise
             return JsonResponse(
                 {"errors": {"__all__": [_("Your role does not allow this.")]}}, status=403
             )
 
 
-class CalendarMoveView(_H3JsonEditMixin, View):
+class CalendarMoveView(_JsonEditMixin, View):
     """POST ``start``, ``end``, ``all_day``, ``version``: reschedule (a drag or a resize).
     A stale version or a record one may only see is refused with a message."""
 
@@ -1152,7 +1134,7 @@ class CalendarMoveView(_H3JsonEditMixin, View):
                 expected_version=data["version"],
             )
         except ApplicationError as exc:
-            errors = _h3_errors(exc)
+            errors = _errors(exc)
             if "version" in errors:
                 errors["version"] = [
                     _(
@@ -1161,11 +1143,11 @@ class CalendarMoveView(_H3JsonEditMixin, View):
                     )
                 ]
             return JsonResponse({"errors": errors}, status=400)
-        event = selectors.calendar_event(activity, editable=True, urls=_h3_urls)
+        event = selectors.calendar_event(activity, editable=True, urls=_urls)
         return JsonResponse({"ok": True, "event": event, "version": activity.version})
 
 
-class CalendarCreateView(_H3JsonEditMixin, View):
+class CalendarCreateView(_JsonEditMixin, View):
     """POST the slot dialog (subject, type, start, duration, contact): a new activity."""
 
     action = "create"
@@ -1179,24 +1161,24 @@ class CalendarCreateView(_H3JsonEditMixin, View):
                     org=request.organization, actor=request.user, **form.service_fields()
                 )
             except ApplicationError as exc:
-                errors = _h3_errors(exc)
+                errors = _errors(exc)
         else:
             errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
         if errors:
-            if _h3_wants_json(request):
+            if _wants_json(request):
                 return JsonResponse({"errors": errors}, status=400)
             for messages_ in errors.values():
                 for message in messages_:
                     messages.error(request, message)
             return HttpResponseRedirect(reverse("activities:calendar"))
-        if _h3_wants_json(request):
-            event = selectors.calendar_event(activity, editable=True, urls=_h3_urls)
+        if _wants_json(request):
+            event = selectors.calendar_event(activity, editable=True, urls=_urls)
             return JsonResponse({"ok": True, "event": event}, status=201)
         messages.success(request, _("“%(name)s” is on the calendar.") % {"name": activity})
         return HttpResponseRedirect(reverse("activities:calendar"))
 
 
-def _h3_ics_response(body: bytes, filename: str) -> HttpResponse:
+def _ics_response(body: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -1216,18 +1198,16 @@ class ActivityIcsView(RecordPermissionMixin, View):
             raise Http404
         from .ical import add_people
 
-        event = activity_to_event(
-            activity, url=request.build_absolute_uri(_h3_urls(activity)["url"])
-        )
+        event = activity_to_event(activity, url=request.build_absolute_uri(_urls(activity)["url"]))
         add_people(
             event,
             organizer=activity.assigned_to or activity.created_by,
             attendees=list(activity.attendees.all()),
         )
-        return _h3_ics_response(calendar_of([event], method="PUBLISH"), "invite.ics")
+        return _ics_response(calendar_of([event], method="PUBLISH"), "invite.ics")
 
 
-def _h3_feed_url(request, feed) -> str:
+def _feed_url(request, feed) -> str:
     return request.build_absolute_uri(
         reverse("activities:calendar_feed", kwargs={"token": feed.token})
     )
@@ -1246,7 +1226,7 @@ class CalendarFeedSettingsView(OrganizationRequiredMixin, TemplateView):
         live = next((f for f in feeds if f.revoked_at is None), None)
         context.update(
             feed=live,
-            feed_url=_h3_feed_url(self.request, live) if live else "",
+            feed_url=_feed_url(self.request, live) if live else "",
             revoked=[f for f in feeds if f.revoked_at is not None][:5],
             window=(selectors.FEED_DAYS_BACK, selectors.FEED_DAYS_AHEAD),
         )
@@ -1311,7 +1291,7 @@ class CalendarFeedPublicView(View):
                 raise Http404
             count, last = selectors.feed_fingerprint(feed)
             stamp = f"{feed.pk}:{count}:{last.isoformat() if last else '-'}"
-            etag = '"' + _h3_hashlib.sha256(stamp.encode()).hexdigest()[:32] + '"'
+            etag = '"' + hashlib.sha256(stamp.encode()).hexdigest()[:32] + '"'
             headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
             if last is not None:
                 headers["Last-Modified"] = http_date(last.timestamp())
@@ -1330,10 +1310,10 @@ class CalendarFeedPublicView(View):
             return response
 
 
-# Attendees (the panel on a meeting's page; H1's detail page includes it).
+# Attendees (the panel on a meeting's page, which the meeting's page loads).
 
 
-def _h3_panel_context(request, activity, *, form=None, errors=None, notice="") -> dict:
+def _panel_context(request, activity, *, form=None, errors=None, notice="") -> dict:
     from pulse.accounts.permissions import can
 
     attendees = list(
@@ -1351,12 +1331,12 @@ def _h3_panel_context(request, activity, *, form=None, errors=None, notice="") -
     }
 
 
-def _h3_panel(request, activity, *, status=200, **kwargs):
+def _panel(request, activity, *, status=200, **kwargs):
     if getattr(request, "htmx", False):
         return render(
             request,
             "activities/partials/attendee_panel.html",
-            _h3_panel_context(request, activity, **kwargs),
+            _panel_context(request, activity, **kwargs),
             status=status,
         )
     try:
@@ -1382,7 +1362,7 @@ class AttendeePanelView(RecordPermissionMixin, View):
         return render(
             request,
             "activities/partials/attendee_panel.html",
-            _h3_panel_context(request, activity),
+            _panel_context(request, activity),
         )
 
 
@@ -1409,13 +1389,13 @@ class AttendeeAddView(RecordPermissionMixin, View):
                 )
             except ApplicationError as exc:
                 messages_ = [m for v in exc.errors.values() for m in v]
-                return _h3_panel(request, activity, form=form, errors=messages_, status=400)
-            return _h3_panel(request, activity)
+                return _panel(request, activity, form=form, errors=messages_, status=400)
+            return _panel(request, activity)
         messages_ = [str(m) for v in form.errors.values() for m in v]
-        return _h3_panel(request, activity, form=form, errors=messages_, status=400)
+        return _panel(request, activity, form=form, errors=messages_, status=400)
 
 
-class _H3AttendeeMixin(RecordPermissionMixin):
+class _AttendeeMixin(RecordPermissionMixin):
     """An attendee row, found through its meeting's editable activities."""
 
     model = ActivityAttendee
@@ -1430,21 +1410,21 @@ class _H3AttendeeMixin(RecordPermissionMixin):
         return attendee
 
 
-class AttendeeRemoveView(_H3AttendeeMixin, View):
+class AttendeeRemoveView(_AttendeeMixin, View):
     def post(self, request, pk):
         attendee = self.attendee(request, pk)
         services.attendee_remove(attendee=attendee, actor=request.user)
-        return _h3_panel(request, attendee.activity)
+        return _panel(request, attendee.activity)
 
 
-class AttendeeRespondView(_H3AttendeeMixin, View):
+class AttendeeRespondView(_AttendeeMixin, View):
     """POST ``response``: note a guest's answer (they replied by email or phone)."""
 
     def post(self, request, pk):
         attendee = self.attendee(request, pk)
         form = AttendeeRespondForm(request.POST, request=request)
         if not form.is_valid():
-            return _h3_panel(
+            return _panel(
                 request,
                 attendee.activity,
                 errors=[_("Choose one of the answers offered.")],
@@ -1453,7 +1433,7 @@ class AttendeeRespondView(_H3AttendeeMixin, View):
         services.attendee_respond(
             attendee=attendee, response=form.cleaned_data["response"], actor=request.user
         )
-        return _h3_panel(request, attendee.activity)
+        return _panel(request, attendee.activity)
 
 
 class MeetingInviteView(RecordPermissionMixin, View):
@@ -1469,7 +1449,7 @@ class MeetingInviteView(RecordPermissionMixin, View):
         try:
             sent = services.meeting_invite(activity=activity, actor=request.user)
         except ApplicationError as exc:
-            return _h3_panel(
+            return _panel(
                 request, activity, errors=[m for v in exc.errors.values() for m in v], status=400
             )
         from django.utils.translation import ngettext
@@ -1477,10 +1457,10 @@ class MeetingInviteView(RecordPermissionMixin, View):
         notice = ngettext(
             "Invitation sent to %(n)d attendee.", "Invitation sent to %(n)d attendees.", len(sent)
         ) % {"n": len(sent)}
-        return _h3_panel(request, activity, notice=notice)
+        return _panel(request, activity, notice=notice)
 
 
-# --- reminders and mentions (H4) ---
+# --- reminders and mentions ---
 
 
 class OverdueBadgeView(OrganizationRequiredMixin, View):
@@ -1516,7 +1496,7 @@ class MentionMemberSearchView(OrganizationRequiredMixin, View):
         )
 
 
-# --- CalDAV (H5) ---
+# --- CalDAV ---
 
 
 class _CalDavMixin(RecordPermissionMixin):

@@ -40,6 +40,14 @@ def _split_m2m(model: type[models.Model], fields: dict[str, Any]) -> tuple[dict,
 
 
 @transaction.atomic
+def check_same_org(org, **related) -> None:
+    """Refuse related records (``contact=…``, ``stage=…``) of another organization, as a
+    field error on the argument's name; ``None`` values pass."""
+    for name, obj in related.items():
+        if obj is not None and getattr(obj, "organization_id", org.pk) != org.pk:
+            raise ApplicationError(errors={name: [_("Choose one of this organization's records.")]})
+
+
 def record_create(model: type[TenantModel], *, org, actor, **fields) -> TenantModel:
     """Create a tenant record owned by ``org``, validated, audited as a create."""
     plain, m2m = _split_m2m(model, fields)

@@ -60,15 +60,19 @@ class RecordPermissionMixin(OrganizationRequiredMixin):
         return qs
 
 
+def is_htmx_partial(request) -> bool:
+    """An htmx request that swaps part of a page (not a boosted full-page navigation)."""
+    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
+
+
 class HtmxTemplateMixin:
     """The same view renders a partial for htmx requests (DESIGN layout)."""
 
     partial_template_name: str | None = None
 
     def get_template_names(self):
-        if getattr(self.request, "htmx", False) and self.partial_template_name:
-            if not self.request.htmx.boosted:
-                return [self.partial_template_name]
+        if self.partial_template_name and is_htmx_partial(self.request):
+            return [self.partial_template_name]
         return super().get_template_names()
 
 

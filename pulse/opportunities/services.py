@@ -15,7 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pulse.core.errors import ApplicationError, PermissionDeniedError
-from pulse.core.services import record_create, record_delete, record_restore, record_update
+from pulse.core.services import (
+    check_same_org,
+    record_create,
+    record_delete,
+    record_restore,
+    record_update,
+)
 from pulse.core.tenancy import forget
 
 from .models import (
@@ -96,12 +102,6 @@ def first_open_stage(pipeline: Pipeline) -> Stage:
 # --- opportunities ------------------------------------------------------------------------------
 
 
-def _check_same_org(org, **related) -> None:
-    for name, obj in related.items():
-        if obj is not None and getattr(obj, "organization_id", org.pk) != org.pk:
-            raise ApplicationError(errors={name: [_("Choose one of this organization's records.")]})
-
-
 def _closing_fields(
     stage: Stage,
     *,
@@ -167,7 +167,7 @@ def opportunity_create(*, org, actor, **fields) -> Opportunity:
     _validated_custom_fields(fields)
     stage = fields.pop("stage", None)
     pipeline = fields.pop("pipeline", None)
-    _check_same_org(org, stage=stage, pipeline=pipeline, loss_reason=fields.get("loss_reason"))
+    check_same_org(org, stage=stage, pipeline=pipeline, loss_reason=fields.get("loss_reason"))
     if stage is not None and pipeline is not None and stage.pipeline_id != pipeline.pk:
         raise ApplicationError(errors={"stage": [_("This stage belongs to another pipeline.")]})
     pipeline = pipeline or (stage.pipeline if stage is not None else default_pipeline(org))
@@ -226,7 +226,7 @@ def opportunity_update(
     close = {
         k: fields.pop(k) for k in ("actual_close_date", "loss_reason", "competitor") if k in fields
     }
-    _check_same_org(org, stage=stage, pipeline=pipeline, loss_reason=close.get("loss_reason"))
+    check_same_org(org, stage=stage, pipeline=pipeline, loss_reason=close.get("loss_reason"))
     if pipeline is not None and pipeline.pk != opportunity.pipeline_id:
         if stage is None or stage.pipeline_id != pipeline.pk:
             raise ApplicationError(
@@ -312,7 +312,7 @@ def opportunity_move(
     people dragging the same card) a conflict instead of a silent overwrite.
     """
     org = opportunity.organization
-    _check_same_org(org, stage=stage, loss_reason=loss_reason)
+    check_same_org(org, stage=stage, loss_reason=loss_reason)
     if stage.is_deleted:
         raise ApplicationError(errors={"stage": [_("This stage was deleted.")]})
     if stage.pipeline_id != opportunity.pipeline_id and not allow_pipeline_change:
@@ -447,7 +447,7 @@ def opportunity_contact_add(
     *, opportunity: Opportunity, contact, role: str, actor
 ) -> OpportunityContact:
     """Put a contact on the deal with a role (or change the role they have)."""
-    _check_same_org(opportunity.organization, contact=contact)
+    check_same_org(opportunity.organization, contact=contact)
     current = (
         OpportunityContact.objects.unscoped()
         .filter(opportunity=opportunity, contact=contact, deleted_at__isnull=True)
@@ -876,7 +876,7 @@ def _quota_fields(org, fields: dict) -> dict:
         .exists()
     ):
         raise ApplicationError(errors={"user": [_("Choose a member of this organization.")]})
-    _check_same_org(org, team=team)
+    check_same_org(org, team=team)
     if team is not None and team.is_deleted:
         raise ApplicationError(errors={"team": [_("This team was deleted.")]})
     period, start = fields.get("period"), fields.get("period_start")

@@ -37,6 +37,7 @@ from pulse.core.views import (
     RecordFormView,
     RecordListView,
     RecordPermissionMixin,
+    is_htmx_partial,
     paginate,
 )
 from pulse.currencies.selectors import converter
@@ -758,7 +759,7 @@ class QuotaListView(RecordPermissionMixin, TemplateView):
     partial_template_name = "opportunities/partials/quota_grid.html"
 
     def get_template_names(self):
-        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+        if is_htmx_partial(self.request):
             if self.request.GET.get("part") == "grid":
                 return [self.partial_template_name]
         return [self.template_name]
@@ -1206,7 +1207,7 @@ class OpportunityBoardView(RecordPermissionMixin, TemplateView):
     partial_template_name = "opportunities/partials/opportunity_board_columns.html"
 
     def get_template_names(self):
-        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+        if is_htmx_partial(self.request):
             return [self.partial_template_name]
         return [self.template_name]
 
@@ -1236,7 +1237,7 @@ class OpportunityBoardView(RecordPermissionMixin, TemplateView):
             sort=request.GET.get("sort") or "newest",
             today=timezone.localdate(),
         )
-        if not (getattr(request, "htmx", False) and not request.htmx.boosted):
+        if not is_htmx_partial(request):
             # Only the whole page draws the filter bar and the won/lost dialogs.
             filterset = board.filterset or OpportunityFilterSet(
                 request.GET, queryset=Opportunity.objects.none(), request=request

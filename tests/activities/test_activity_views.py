@@ -397,7 +397,7 @@ def test_global_search_finds_activities(org, owner):
 # --- pinned query counts ------------------------------------------------------------------
 
 # The same for 3 or 25 rows. List: session, user, membership, custom fields, count, rows
-# (owner and related records joined), saved views, owners, bell, overdue badge (H4).
+# (owner and related records joined), saved views, owners, bell, overdue badge.
 # Detail: session, user, membership, the activity (relations joined), template lookup,
 # checklist or attendees, follow-ups, bell, overdue badge.
 LIST_QUERIES = 12

@@ -131,7 +131,7 @@ def test_the_badge_shows_the_counts_and_nothing_when_there_are_none(org, owner, 
 
 
 def test_the_badge_renders_on_every_page_through_the_nav(owner_client, org, owner):
-    # The nav's include is H1's line; the page must render with or without it.
+    # The badge renders on its own (the nav loads it after the page).
     response = owner_client.get("/")
     assert response.status_code == 200
 
