@@ -39,7 +39,6 @@ def _split_m2m(model: type[models.Model], fields: dict[str, Any]) -> tuple[dict,
     return plain, m2m
 
 
-@transaction.atomic
 def check_same_org(org, **related) -> None:
     """Refuse related records (``contact=…``, ``stage=…``) of another organization, as a
     field error on the argument's name; ``None`` values pass."""
@@ -48,6 +47,7 @@ def check_same_org(org, **related) -> None:
             raise ApplicationError(errors={name: [_("Choose one of this organization's records.")]})
 
 
+@transaction.atomic
 def record_create(model: type[TenantModel], *, org, actor, **fields) -> TenantModel:
     """Create a tenant record owned by ``org``, validated, audited as a create."""
     plain, m2m = _split_m2m(model, fields)
