@@ -734,11 +734,13 @@ def timeline_panel_context(
     url = reverse("activities:timeline", args=[record_type, record.pk])
     forms = _composer_forms(record, bound=bound, follow_up=follow_up)
     labels = selectors.timeline_type_labels()
+    now = timezone.now()
     return {
         "record": record,
         "record_type": record_type,
         "page": page,
         "entries": page.entries,
+        "rows": selectors.timeline_display(page.entries, now=now),
         "next_cursor": page.next_cursor,
         "types": types,
         "types_query": ",".join(types) if types else "",
@@ -754,7 +756,7 @@ def timeline_panel_context(
         "active_kind": active,
         "follow_up": follow_up,
         "notice": notice,
-        "now": timezone.now(),
+        "now": now,
     }
 
 
@@ -797,6 +799,7 @@ class TimelineView(_TimelineBase):
         context = {
             "record": record,
             "entries": page.entries,
+            "rows": selectors.timeline_display(page.entries),
             "next_cursor": page.next_cursor,
             "types_query": ",".join(types) if types else "",
             "timeline_url": reverse("activities:timeline", args=[record_type, record.pk]),
@@ -1019,7 +1022,7 @@ def calendar_events_payload(request, params) -> dict:
     )
     editable = can(request.user, "edit", Activity)
     return {
-        "events": [selectors.calendar_event(a, editable=editable, urls=_urls) for a in rows],
+        "events": selectors.calendar_events(rows, editable=editable),
         "truncated": truncated,
         "calendar": scope.label,
     }

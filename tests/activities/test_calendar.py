@@ -421,3 +421,26 @@ def test_an_all_day_window_in_the_org_time_zone(org, owner, rep):
         )
     payload = events_of(login(rep, org), start="2026-11-23", end="2026-11-30")
     assert payload["events"][0]["start"] == "2026-11-24T08:00:00+02:00"
+
+
+def test_events_name_their_contact_and_leave_empty_details_out(org, owner, rep):
+    from pulse.contacts.services import contact_delete
+
+    with tenant_context(org, actor=owner):
+        ana = make_contact(org, owner, first_name="Ana", last_name="Petrova")
+        gone = make_contact(org, owner, first_name="Boris", last_name="Gone")
+        make_activity(org, rep, type="meeting", subject="Demo", scheduled_at=at(1, 10),
+                      contact=ana, location="Sofia")  # fmt: skip
+        make_activity(org, rep, type="call", subject="Old friend", scheduled_at=at(2, 10),
+                      contact=gone)  # fmt: skip
+        make_activity(org, rep, type="task", subject="Alone", due_date=at(3).date())
+        contact_delete(contact=gone, actor=owner)
+    demo, call, task = events_of(login(rep, org))["events"]
+    assert demo["extendedProps"]["contact"] == "Ana Petrova"
+    assert demo["extendedProps"]["location"] == "Sofia"
+    assert demo["extendedProps"]["assignedTo"] == str(rep)
+    assert call["extendedProps"]["contact"] == "Boris Gone"  # in the trash: still named
+    assert "contact" not in task["extendedProps"] and "location" not in task["extendedProps"]
+    assert demo["url"] == reverse("activities:activity_detail", args=[demo["id"]])
+    move = reverse("activities:calendar_move", args=[call["id"]])
+    assert call["extendedProps"]["moveUrl"] == move
