@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup demo test test-pg lint format worker bench chromium
+.PHONY: setup demo test test-pg lint format worker bench loadtest chromium
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -55,3 +55,7 @@ worker: setup
 
 bench: setup
 	$(PY) -m bench $(ARGS)
+
+## Load test: 100 users for 5 minutes against gunicorn (4 workers); needs generated data
+loadtest: setup
+	$(PY) -m bench.load $(ARGS)
