@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "pulse.currencies",
     "pulse.opportunities",
     "pulse.activities",
+    "pulse.reports",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Dashboard numbers are cached this long at most (0: never; the benchmark's cold rows).
+REPORTS_CACHE_SECONDS = int(os.environ.get("REPORTS_CACHE_SECONDS", "60"))
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -158,13 +162,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Two-way CalDAV sync of every enabled connection that is due (failing ones back off).
     "caldav-sync": {"task": "activities.caldav_sync_due", "schedule": timedelta(minutes=5)},
+    # Scheduled reports that are due, emailed once each (reports.tasks).
+    "report-schedules": {"task": "reports.schedules_send_due", "schedule": timedelta(minutes=5)},
 }
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["pulse.accounts.backends.EmailBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "reports:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -304,6 +310,7 @@ SPECTACULAR_SETTINGS = {
         "ActivityTypeEnum": "pulse.activities.models.ActivityType",
         "ActivityStatusEnum": "pulse.activities.models.ActivityStatus",
         "ActivityPriorityEnum": "pulse.activities.models.Priority",
+        "DashboardScopeEnum": "pulse.reports.models.DashboardScope",
     },
 }
 SIMPLE_JWT = {

@@ -17,6 +17,7 @@ from pulse.imports import api as imports_api
 from pulse.leads import api as leads_api
 from pulse.opportunities import api as opportunities_api
 from pulse.privacy import api as privacy_api
+from pulse.reports import api as reports_api
 from pulse.segments import api as segments_api
 
 # Each app's api.py lists its routes; the order here is the order in the API root.
@@ -25,6 +26,7 @@ API_MODULES = [
     leads_api,
     opportunities_api,
     activities_api,
+    reports_api,
     currencies_api,
     segments_api,
     imports_api,
@@ -52,6 +54,7 @@ urlpatterns = [
     path("", include("pulse.opportunities.urls")),
     path("", include("pulse.currencies.urls")),
     path("", include("pulse.activities.urls")),
+    path("", include("pulse.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("pulse.accounts.api_auth_urls")),
     # A single resource (the current organization), so not a router route.

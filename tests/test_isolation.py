@@ -56,7 +56,9 @@ EXCLUDED_NAMESPACES = {
     "admin": "staff-only Django admin; superusers work across organizations by design",
 }
 # Values for URL kwargs that are not record ids, per route name: {"name": {"kwarg": value}}.
-EXTRA_KWARGS: dict[str, dict[str, str]] = {}
+EXTRA_KWARGS: dict[str, dict[str, str]] = {
+    "reports:report_export": {"fmt": "csv"},  # a file format, not a record
+}
 
 
 @dataclass

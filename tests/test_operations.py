@@ -88,7 +88,7 @@ def log_lines():
 def test_every_response_carries_a_request_id(client, world):
     urls = [
         reverse("core:health"),  # 200
-        reverse("core:home"),  # 302 to the login page
+        reverse("reports:dashboard"),  # 302 to the login page
         "/no-such-page/",  # 404
         reverse("api-root"),  # 401/403 without credentials
     ]

@@ -191,7 +191,7 @@ class SignupView(TemplateView):
                 messages.success(
                     request, _("Welcome to PulseCRM! %(org)s is ready.") % {"org": org.name}
                 )
-                return redirect("core:home")
+                return redirect("reports:dashboard")
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
@@ -343,7 +343,7 @@ class OrganizationCreateView(LoginRequiredMixin, CardPageMixin, TemplateView):
                     user=request.user, organization_id=org.pk, session=request.session
                 )
                 messages.success(request, _("%(org)s is ready.") % {"org": org.name})
-                return redirect("core:home")
+                return redirect("reports:dashboard")
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
@@ -360,7 +360,7 @@ class OrganizationSwitchView(LoginRequiredMixin, View):
         except ApplicationError:
             raise Http404
         messages.success(request, _("You are now working in %(org)s.") % {"org": org.name})
-        return redirect("core:home")
+        return redirect("reports:dashboard")
 
 
 class OrganizationSettingsView(SettingsPermissionMixin, TemplateView):
@@ -586,7 +586,7 @@ class InvitationAcceptView(CardPageMixin, TemplateView):
             request,
             _("Welcome to %(org)s!") % {"org": membership.organization.name},
         )
-        return redirect("core:home")
+        return redirect("reports:dashboard")
 
 
 # --- teams ---------------------------------------------------------------------------------------

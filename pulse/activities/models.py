@@ -219,6 +219,21 @@ class Activity(TenantModel):
                 name="act_org_user_due",
             ),
             models.Index(fields=["organization", "-occurred_at"], name="act_org_time"),
+            # Everyone's overdue work (the dashboard's organization and team scopes): the
+            # two halves of ``overdue_condition`` as one BitmapOr, counted without the
+            # heap once autovacuum has marked the pages all-visible.
+            models.Index(
+                fields=["organization", "due_date"],
+                condition=models.Q(deleted_at__isnull=True, status="pending"),
+                name="act_org_due_pending",
+            ),
+            models.Index(
+                fields=["organization", "scheduled_at"],
+                condition=models.Q(
+                    deleted_at__isnull=True, status="pending", due_date__isnull=True
+                ),
+                name="act_org_sched_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -64,6 +64,7 @@ def _write(instance, action: str, changes: dict, actor_id=None) -> None:
         changes=changes,
         request_id=tenancy.get_request_id(),
     )
+    tenancy.forget("audit.newest")  # pulse.reports.cache keys numbers on the newest entry
 
 
 def _actor_id(instance, action: str):

@@ -177,14 +177,15 @@ def trash_groups(*, user, per_type: int = 10) -> list[TrashGroup]:
 def trash_union(*, user, models=None) -> QuerySet:
     """All trashed rows the user may delete, across record types, as one sortable query.
 
-    Rows are dicts ``{"record_type", "id", "deleted_at", "deleted_by_id"}``, most
-    recently deleted first, so the API can paginate the whole trash in SQL.
+    Rows are dicts ``{"trash_label", "id", "deleted_at", "deleted_by_id"}``, most
+    recently deleted first, so the API can paginate the whole trash in SQL. (Not
+    ``record_type``: saved reports have a field of that name.)
     """
     parts = [
         model.trash.restrict(user, "delete")
         .order_by()
-        .annotate(record_type=Value(record_type_label(model), output_field=CharField()))
-        .values("record_type", "id", "deleted_at", "deleted_by_id")
+        .annotate(trash_label=Value(record_type_label(model), output_field=CharField()))
+        .values("trash_label", "id", "deleted_at", "deleted_by_id")
         for model in models or trash_models()
     ]
     first, *rest = parts
@@ -199,10 +200,17 @@ def trash_rows_for_page(rows: list[dict]) -> list[dict]:
     """
     by_type: dict[str, list] = {}
     for row in rows:
-        by_type.setdefault(row["record_type"], []).append(row["id"])
+        by_type.setdefault(row["trash_label"], []).append(row["id"])
     records = {}
     for label, ids in by_type.items():
         model = trash_model(label)
         qs = model.trash.filter(pk__in=ids).select_related(*_str_relations(model))
         records.update({(label, obj.pk): obj for obj in qs})
-    return [{**row, "record": records.get((row["record_type"], row["id"]))} for row in rows]
+    return [
+        {
+            **row,
+            "record_type": row["trash_label"],
+            "record": records.get((row["trash_label"], row["id"])),
+        }
+        for row in rows
+    ]

@@ -5,7 +5,6 @@ from . import views
 app_name = "core"
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     path("search/", views.GlobalSearchView.as_view(), name="search"),
     path("health/", views.health, name="health"),
 ]

@@ -227,19 +227,6 @@ def paginate(request, queryset, per_page: int = 25):
 # --- pages -------------------------------------------------------------------------------
 
 
-class HomeView(OrganizationRequiredMixin, TemplateView):
-    """The first screen after login: the organization at a glance."""
-
-    template_name = "core/home.html"
-
-    def get_context_data(self, **kwargs):
-        from pulse.audit.selectors import recent_changes
-
-        context = super().get_context_data(**kwargs)
-        context["recent_changes"] = recent_changes(user=self.request.user, limit=12)
-        return context
-
-
 class GlobalSearchView(OrganizationRequiredMixin, TemplateView):
     """The search box: each registered record type's best matches, visibility applied."""
 

@@ -194,7 +194,7 @@ class SavedViewCreateView(OrganizationRequiredMixin, View):
         if not can(request.user, "create", SavedView):
             raise PermissionDenied(_("Your role does not allow this."))
         form = SavedViewForm(data=request.POST, request=request)
-        fallback = reverse("core:home")
+        fallback = reverse("reports:dashboard")
         if not form.is_valid():
             messages.error(request, _("Give the view a name."))
             return redirect(_safe_next(request, fallback))
@@ -227,7 +227,7 @@ class SavedViewDeleteView(OrganizationRequiredMixin, View):
             raise Http404
         services.savedview_delete(view=view, actor=request.user)
         messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
-        return redirect(_safe_next(request, reverse("core:home")))
+        return redirect(_safe_next(request, reverse("reports:dashboard")))
 
 
 # --- notifications --------------------------------------------------------------------

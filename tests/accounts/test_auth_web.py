@@ -40,7 +40,7 @@ def test_signup_creates_user_organization_and_owner_membership_and_signs_in(clie
 
     # then
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:dashboard")
     user = User.objects.get()
     assert user.email == "nora@example.com"
     assert user.full_name == "Nora New"
@@ -54,9 +54,6 @@ def test_signup_creates_user_organization_and_owner_membership_and_signs_in(clie
     assert membership.created_by == user
     assert client.session[SESSION_KEY] == str(user.pk)
     assert client.session[SESSION_ORG_KEY] == str(org.pk)
-    home = client.get(reverse("core:home"))
-    assert home.status_code == 200
-    assert home.context["current_org"] == org
     # the organization and the membership are both in the organization's change log
     logged = set(
         AuditEntry.objects.unscoped()
@@ -64,6 +61,9 @@ def test_signup_creates_user_organization_and_owner_membership_and_signs_in(clie
         .values_list("content_type__model", "action", "actor")
     )
     assert logged == {("organization", "create", user.pk), ("membership", "create", user.pk)}
+    home = client.get(reverse("reports:dashboard"))
+    assert home.status_code == 200
+    assert home.context["current_org"] == org
 
 
 def test_signup_gives_a_second_organization_with_the_same_name_another_slug(client, org):
@@ -141,7 +141,7 @@ def test_login_with_email_in_any_case_signs_in_and_logout_signs_out(client, owne
 
     # then
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:dashboard")
     assert client.session[SESSION_KEY] == str(owner.pk)
 
     # when
@@ -254,7 +254,7 @@ def test_a_signed_in_user_without_organization_lands_on_organization_create(db):
     client = login(user)
 
     # when
-    response = client.get(reverse("core:home"))
+    response = client.get(reverse("reports:dashboard"))
 
     # then
     assert response.status_code == 302
@@ -291,7 +291,7 @@ def test_password_change_requires_the_old_password_and_sets_the_new(owner_client
     assert response["Location"] == reverse("accounts:profile")
     owner.refresh_from_db()
     assert owner.check_password(NEW_PASSWORD)
-    assert owner_client.get(reverse("core:home")).status_code == 200  # still signed in
+    assert owner_client.get(reverse("reports:dashboard")).status_code == 200  # still signed in
 
 
 def test_password_reset_by_email_link_sets_a_new_password(client, owner, settings):
@@ -414,11 +414,11 @@ def test_switching_to_an_organization_one_belongs_to(owner, org, other_org):
 
     # then
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:dashboard")
     assert client.session[SESSION_ORG_KEY] == str(other_org.pk)
     owner.refresh_from_db()
     assert owner.last_organization == other_org
-    home = client.get(reverse("core:home"))
+    home = client.get(reverse("reports:dashboard"))
     assert home.context["current_org"] == other_org
     assert [str(m) for m in home.context["messages"]] == ["You are now working in Globex Corp."]
 

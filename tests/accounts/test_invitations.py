@@ -163,7 +163,7 @@ def test_a_new_person_signs_up_from_the_link_and_joins_without_an_organization_o
 
     # then
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:dashboard")
     user = User.objects.get(email=INVITEE)
     assert user.full_name == "Ivy Invitee"
     assert not User.objects.filter(email="x@evil.com").exists()

@@ -193,7 +193,7 @@ def test_removing_a_member_trashes_the_membership_and_ends_access(owner_client, 
     assert membership.deleted_at is not None
     assert membership.deleted_by is not None
     assert membership_for(rep, org) is None
-    assert login(rep, org).get(reverse("core:home"))["Location"] == reverse(
+    assert login(rep, org).get(reverse("reports:dashboard"))["Location"] == reverse(
         "accounts:organization_create"
     )
 

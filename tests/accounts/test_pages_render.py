@@ -64,7 +64,7 @@ def test_team_edit_page_renders(owner_client, org, owner):
 
 
 def test_signed_in_users_skip_login_and_signup(owner_client):
-    assert owner_client.get(reverse("accounts:login"))["Location"] == reverse("core:home")
+    assert owner_client.get(reverse("accounts:login"))["Location"] == reverse("reports:dashboard")
     assert owner_client.get(reverse("accounts:signup")).status_code == 302
 
 

@@ -30,7 +30,7 @@ def _contacts(org):
 
 
 def test_top_bar_offers_the_new_menu_and_the_dialog_frame(org, owner, client_):
-    content = client_.get(reverse("core:home")).content.decode()
+    content = client_.get(reverse("reports:dashboard")).content.decode()
 
     assert 'data-testid="quick-create-menu"' in content
     assert f'hx-get="{reverse("contacts:contact_quick_create")}"' in content
@@ -41,7 +41,7 @@ def test_top_bar_offers_the_new_menu_and_the_dialog_frame(org, owner, client_):
 def test_read_only_members_get_no_new_menu(org):
     viewer = make_member(org, Role.READ_ONLY)
 
-    content = web_client(viewer, org).get(reverse("core:home")).content.decode()
+    content = web_client(viewer, org).get(reverse("reports:dashboard")).content.decode()
 
     assert 'data-testid="quick-create-menu"' not in content
 

@@ -445,7 +445,7 @@ def test_global_search_finds_contacts_and_companies(in_org, owner, client_):
 
 
 def test_nav_links_to_contacts_and_companies(in_org, client_):
-    content = client_.get(reverse("core:home")).content.decode()
+    content = client_.get(reverse("reports:dashboard")).content.decode()
     assert reverse("contacts:contact_list") in content
     assert reverse("contacts:company_list") in content
 

@@ -126,7 +126,7 @@ def test_save_view_refuses_an_offsite_next_and_a_missing_name(in_org, rep, conta
         {"content_type": contact_type.pk, "name": "", "next": "https://evil.example/"},
     )
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:dashboard")
     assert SavedView.objects.count() == 0
 
 

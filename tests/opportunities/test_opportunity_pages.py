@@ -233,7 +233,7 @@ def test_edit_with_a_stale_version_shows_the_conflict_and_keeps_theirs(org, owne
 def test_quick_create_dialog(org, owner):
     client = web_client(owner, org)
     url = reverse("opportunities:opportunity_quick_create")
-    assert 'data-quick-create="d"' in client.get(reverse("core:home")).content.decode()
+    assert 'data-quick-create="d"' in client.get(reverse("reports:dashboard")).content.decode()
     assert _htmx(client, "get", url).status_code == 200
 
     bad = _htmx(client, "post", url, {"name": "", "value": "-1"})

@@ -306,6 +306,9 @@ class Command(BaseCommand):
             from pulse.activities import demo as activities_demo
 
             activities_demo.seed(org, people, self.rng)
+            from pulse.reports import demo as reports_demo
+
+            reports_demo.seed(org, people, self.rng)
         self._second_organization(owner)
         return org, owner, people, records
 
