@@ -33,13 +33,16 @@ demo: setup
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-## Run the whole test suite (SQLite by default; DATABASE_URL/REDIS_URL switch it)
+## Run the whole test suite (SQLite by default; DATABASE_URL/REDIS_URL switch it) in JOBS
+## processes (pytest-xdist: each has its own test database and Redis db, a module's tests
+## stay in one process; JOBS=0 runs in this process)
+JOBS ?= 2
 test: setup chromium
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 ## The same suite on the running PostgreSQL and Redis
 test-pg: setup chromium
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest $(ARGS)
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -125,6 +125,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery ----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL and os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test processes (make test-pg) each get a Redis database of their own, so
+    # one test's cache.clear() never empties another's cache: worker gwN uses db base+1+N.
+    _base, _, _db = REDIS_URL.rpartition("/")
+    if not _db.isdigit():
+        _base, _db = REDIS_URL.rstrip("/"), "0"
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw") or 0)
+    REDIS_URL = f"{_base}/{int(_db or 0) + 1 + _worker}"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -250,6 +258,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Explicit, so that tests (which run with DEBUG off) do not index every static file
+# again for each test client: with autorefresh, files are looked up per request.
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 

@@ -33,7 +33,9 @@ from django.db import connection
 from pulse.core.services import record_create
 from pulse.core.tasks import tenant_task
 
-REDIS_URL = os.environ.get("PULSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Db 15, or 14, 13… for parallel test processes (gw0, gw1…), which must not share it.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("PULSE_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER}")
 TIMEOUT = 90  # seconds for the worker to boot and run one task
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -106,7 +108,8 @@ def _database_url(tmp_path) -> str:
 
 
 def _env(database_url: str, var_dir: Path) -> dict:
-    env = dict(os.environ)
+    # Not a test process: its settings must take REDIS_URL as given (no per-worker db).
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=REDIS_URL,

@@ -19,7 +19,9 @@ from pulse.core.logging import JsonFormatter
 from pulse.core.testing import World, api_client, web_client
 
 BASE_DIR = Path(django_settings.BASE_DIR)
-TEST_REDIS_URL = os.environ.get("PULSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Db 15, or 14, 13… for parallel test processes (gw0, gw1…), which must not share it.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_REDIS_URL = os.environ.get("PULSE_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER}")
 CLOSED_PORT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 

@@ -107,6 +107,12 @@ def pytest_runtest_protocol(item, nextitem):
         _paused = False
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist controller: a worker is done; add the view names it saw."""
+    _requested.update(getattr(node, "workeroutput", {}).get("pulse_url_names", ()))
+
+
 def pytest_deselected(items) -> None:
     global _deselected
     if items:
@@ -138,6 +144,11 @@ def _whole_suite_ran(session) -> bool:
 def pytest_sessionfinish(session, exitstatus) -> None:
     mode = os.environ.get("PULSE_URL_COVERAGE", "").lower()
     if mode == "off" or exitstatus == pytest.ExitCode.INTERRUPTED:
+        return
+    if hasattr(session.config, "workeroutput"):
+        # A pytest-xdist worker saw part of the requests: it hands them to the controller
+        # (``pytest_testnodedown``), which checks the whole.
+        session.config.workeroutput["pulse_url_names"] = sorted(_requested)
         return
     if mode != "force" and not _whole_suite_ran(session):
         return
