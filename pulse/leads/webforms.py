@@ -9,8 +9,9 @@ exactly as for any other lead.
 
 Guards of the public endpoint, in the order they run:
 
-1. the per-IP rate limit (``form_rate_limit_per_minute`` of the lead settings), an atomic
-   counter in the shared cache per (form key, IP, minute): over it, nothing is stored;
+1. the per-IP rate limit (``form_rate_limit_per_minute`` of the lead settings), a sliding
+   60-second window over atomic counters in the shared cache per (form key, IP, minute):
+   over it, nothing is stored;
 2. the honeypot: a filled one is stored as spam, makes no lead, and the sender sees the
    normal thank-you (a bot learns nothing);
 3. the form's own rules: required fields, the consent checkbox, each value validated by
@@ -272,23 +273,30 @@ def _rate_limit_key(form: WebForm, ip: str, minute: int) -> str:
     return f"pulse:webform-posts:{form.key}:{ip}:{minute}"
 
 
-def webform_rate_limit_hit(*, form: WebForm, ip: str) -> bool:
-    """Count one post from ``ip`` to ``form``; True when it is over this minute's limit.
+def webform_rate_limit_hit(*, form: WebForm, ip: str, now=None) -> bool:
+    """Count one post from ``ip`` to ``form``; True when the last 60 seconds are over the limit.
 
-    ``cache.add`` starts the minute's counter (a no-op when it exists) and ``incr`` is
+    A sliding window from two per-minute counters: this minute's posts plus the previous
+    minute's, weighted by the share of it still inside the last 60 seconds. So a burst
+    cannot pass twice the limit by straddling a minute boundary, as a plain per-minute
+    counter allows. ``cache.add`` starts a counter (a no-op when it exists) and ``incr`` is
     atomic in Redis, so concurrent web processes share one exact count.
     """
     from .services import lead_settings
 
     limit = lead_settings(org=form.organization).form_rate_limit_per_minute
-    key = _rate_limit_key(form, ip or "unknown", int(timezone.now().timestamp() // 60))
-    cache.add(key, 0, timeout=120)
+    seconds = (now or timezone.now()).timestamp()
+    minute, into = divmod(seconds, 60)
+    ip = ip or "unknown"
+    key = _rate_limit_key(form, ip, int(minute))
+    cache.add(key, 0, timeout=180)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=120)
+        cache.set(key, 1, timeout=180)
         count = 1
-    return count > limit
+    previous = cache.get(_rate_limit_key(form, ip, int(minute) - 1)) or 0
+    return count + previous * (1 - into / 60) > limit
 
 
 def _scalar(value: Any) -> str:

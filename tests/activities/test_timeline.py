@@ -484,7 +484,9 @@ def test_a_task_on_a_deal_sets_its_last_activity(org, owner):
         deal = make_opportunity(org, owner)
     Opportunity.objects.unscoped().filter(pk=deal.pk).update(last_activity_at=ago(60 * 24 * 30))
     url = reverse("activities:timeline_compose", args=["opportunity", deal.pk])
-    due = timezone.localdate()
+    # Due tomorrow: scheduling it is the activity, so the clock resets to now (a task due
+    # earlier today would count from its due time, which depends on when the test runs).
+    due = timezone.localdate() + datetime.timedelta(days=1)
     response = _htmx(
         web_client(owner, org),
         "post",

@@ -274,6 +274,32 @@ def test_rate_limit_counts_per_ip_and_form(in_org, form):
     clear_rate_limit(form, ["10.0.0.7", "10.0.0.8"])
 
 
+def test_rate_limit_is_a_sliding_minute_across_the_boundary(in_org, form):
+    """Five posts at the end of one minute and one at the start of the next are six in
+    the same 60 seconds: the sixth is refused. A plain per-minute counter let it through."""
+    from datetime import UTC, datetime
+
+    from pulse.leads.webforms import _rate_limit_key, webform_rate_limit_hit
+
+    settings = lead_settings(org=in_org)
+    settings.form_rate_limit_per_minute = 5
+    settings.save()
+    start = datetime(2031, 3, 4, 12, 0, 58, tzinfo=UTC)
+    ip = "10.0.0.9"
+    try:
+        hits = [
+            webform_rate_limit_hit(form=form, ip=ip, now=start + timedelta(seconds=n * 0.3))
+            for n in range(5)
+        ]
+        assert hits == [False] * 5
+        assert webform_rate_limit_hit(form=form, ip=ip, now=start + timedelta(seconds=2.5))
+        # Nearly a minute later the earlier posts have slid out of the window.
+        assert not webform_rate_limit_hit(form=form, ip=ip, now=start + timedelta(seconds=61.9))
+    finally:
+        minute = int(start.timestamp() // 60)
+        cache.delete_many([_rate_limit_key(form, ip, m) for m in (minute, minute + 1)])
+
+
 # --- double opt-in -----------------------------------------------------------------------
 
 
