@@ -133,6 +133,10 @@ class Loader:
         for writer in self.writers.values():
             writer.flush()
 
+    def add_written(self, model, count: int) -> None:
+        """Rows of ``model`` another process wrote (counted in ``counts``)."""
+        self(model).written += count
+
     def counts(self) -> dict[str, int]:
         return {m._meta.label: w.written + len(w.rows) for m, w in self.writers.items()}
 
