@@ -1,34 +1,15 @@
-"""Activities in the global search box: by subject (every word must match)."""
+"""Activities in the global search box: by subject (every word must match), newest first."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from pulse.core.registry import SearchEntry, register_search
+from pulse.contacts.search import NewestMatchesEntry
+from pulse.core.registry import register_search
 
 from .models import Activity
 from .selectors import ACTIVITY_SEARCH_FIELDS
-
-
-@dataclass(frozen=True)
-class ActivitySearchEntry(SearchEntry):
-    """Newest first; only what the user may see."""
-
-    def search(self, user, query: str, limit: int = 5) -> list:
-        words = (query or "").split()[:5]
-        if not words:
-            return []
-        qs = Activity.objects.restrict(user, "view").select_related("contact", "company")
-        for word in words:
-            condition = Q()
-            for name in self.fields:
-                condition |= Q(**{f"{name}__icontains": word})
-            qs = qs.filter(condition)
-        return list(qs.order_by("-occurred_at", "-pk")[:limit])
 
 
 def _describe(activity: Activity) -> tuple[str, str]:
@@ -43,11 +24,13 @@ def _describe(activity: Activity) -> tuple[str, str]:
 
 
 register_search(
-    ActivitySearchEntry(
+    NewestMatchesEntry(
         model=Activity,
         label=_("Activities"),
         fields=ACTIVITY_SEARCH_FIELDS,
         icon="bi-check2-square",
         describe=_describe,
+        select_related=("contact", "company"),
+        ordering=("-occurred_at", "-pk"),
     )
 )

@@ -27,9 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import F, Func, Lookup, Q, QuerySet, TextField
-from django.db.models.functions import Lower
+from django.db.models import F, Func, Lookup, Q, QuerySet, TextField, Value
+from django.db.models.functions import Lower, Upper
 from django.db.models.lookups import IContains
 from django.utils.translation import gettext_lazy as _
 
@@ -182,31 +183,47 @@ class SearchSpec:
             return []
         found: list = []
 
-        def take(tier_qs):
+        def take(tier, ordering=self.ordering):
+            # A tier is made (its matches fetched) only while the top is not full yet.
             if len(found) >= limit:
                 return
+            tier_qs = tier()
             seen = [row.pk for row in found]
             if seen:
                 tier_qs = tier_qs.exclude(pk__in=seen)
-            found.extend(tier_qs.order_by(*self.ordering, "pk")[: limit - len(found)])
+            # The top ids first, then their rows with what they join: joining every match
+            # before the top-N sort cost more than the sort itself (bench/notes/scale.md).
+            top = list(
+                tier_qs.order_by(*ordering, "pk").values_list("pk", flat=True)[: limit - len(found)]
+            )
+            rows = qs.in_bulk(top) if top else {}
+            found.extend(rows[pk] for pk in top)
 
         if "@" in parsed.text and "email" in self.document_fields and len(parsed.words) == 1:
-            take(qs.alias(_email=Lower("email")).filter(_email=parsed.text.lower()))
-        take(_narrow(qs, self.matches(parsed, word_starts_only=True), truncate=True))
-        take(_narrow(qs, self.matches(parsed), truncate=True))
+            take(lambda: qs.alias(_email=Lower("email")).filter(_email=parsed.text.lower()))
+        take(lambda: _narrow(qs, self.matches(parsed, word_starts_only=True), truncate=True))
+        take(lambda: _narrow(qs, self.matches(parsed), truncate=True))
         if connection.vendor == "postgresql" and parsed.words and not parsed.digits:
-            take(self._similar(qs, parsed))
+            # The closest spellings first: "Jonson" puts Johnson before Jonas.
+            take(lambda: self._similar(qs, parsed), ("-_closeness", *self.ordering))
         return found
 
     def _similar(self, qs: QuerySet, parsed: ParsedQuery) -> QuerySet:
         """Rows where every long word is close to a word of the document (a typo)."""
         long_words = [w for w in parsed.words if len(w) >= SUBSTRING_MIN_LENGTH + 1]
         if not long_words:
-            return qs.none()
+            return qs.none().annotate(_closeness=Value(0.0))
+        with connection.cursor() as cursor:
+            # ``<%`` reads its threshold from this setting (pg_trgm's default is 0.6, which
+            # a one-letter typo in the middle of a nine-letter name already misses).
+            cursor.execute(f"SET pg_trgm.word_similarity_threshold = {float(TYPO_THRESHOLD)}")
         condition = Q()
+        closeness = None
         for word in long_words:
             condition &= Q(WordSimilar(self.document(), word))
-        return _narrow(qs, condition, truncate=True)
+            similarity = TrigramWordSimilarity(Upper(Value(word)), Upper(self.document()))
+            closeness = similarity if closeness is None else closeness + similarity
+        return _narrow(qs, condition, truncate=True).annotate(_closeness=closeness)
 
 
 # Searches matching at most this many rows are narrowed to their primary keys first.
@@ -320,6 +337,47 @@ class RankedSearchEntry(SearchEntry):
         if self.select_related:
             qs = qs.select_related(*self.select_related)
         return ranked_search(qs, query, limit)
+
+
+@dataclass(frozen=True)
+class NewestMatchesEntry(SearchEntry):
+    """A global search entry for records searched by plain fields, newest first (leads,
+    deals, activities): every word must be in one of ``fields`` or name a related record
+    (``related``: field name → the spec whose ids a word may match, at most
+    ``RELATED_LIMIT``). The matches are narrowed first (``_narrow``: on PostgreSQL each
+    field has a trigram index, so a rare word is an index scan, not a walk of the
+    newest-first index through millions of rows), then ordered by ``ordering``."""
+
+    ordering: tuple[str, ...] = ("-created_at", "-pk")
+    related: tuple[tuple[str, SearchSpec], ...] = ()
+
+    def word_condition(self, word: str) -> Q:
+        condition = Q()
+        for name in self.fields:
+            condition |= Q(**{f"{name}__icontains": word})
+        if len(word) >= SUBSTRING_MIN_LENGTH:
+            for name, spec in self.related:
+                ids = spec.ids_matching(word)
+                if ids:
+                    condition |= Q(**{f"{name}_id__in": ids})
+        return condition
+
+    def search(self, user, query: str, limit: int = 5) -> list:
+        words = parse_query(query).text.split()[:MAX_WORDS]
+        if not words:
+            return []
+        qs = self.model.objects.restrict(user, "view")
+        if self.select_related:
+            qs = qs.select_related(*self.select_related)
+        condition = Q()
+        for word in words:
+            condition &= self.word_condition(word)
+        # The newest ids first, then those rows with their joins (see ``ranked``).
+        top = list(
+            _narrow(qs, condition).order_by(*self.ordering).values_list("pk", flat=True)[:limit]
+        )
+        rows = qs.in_bulk(top) if top else {}
+        return [rows[pk] for pk in top]
 
 
 def _describe_contact(contact: Contact) -> tuple[str, str]:

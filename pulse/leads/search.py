@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from pulse.core.registry import SearchEntry, register_search
+from pulse.contacts.search import NewestMatchesEntry
+from pulse.core.registry import register_search
 
 from .models import Lead
 from .selectors import LEAD_SEARCH_FIELDS
-
-
-@dataclass(frozen=True)
-class LeadSearchEntry(SearchEntry):
-    """Every word must match one of the fields ("rosa acme" finds Rosa's lead at Acme)."""
-
-    def search(self, user, query: str, limit: int = 5) -> list:
-        words = (query or "").split()[:5]
-        if not words:
-            return []
-        qs = Lead.objects.restrict(user, "view").select_related("stage", "contact")
-        for word in words:
-            condition = Q()
-            for name in self.fields:
-                condition |= Q(**{f"{name}__icontains": word})
-            qs = qs.filter(condition)
-        return list(qs.order_by("-created_at", "-pk")[:limit])
 
 
 def _describe(lead: Lead) -> tuple[str, str]:
@@ -36,11 +17,12 @@ def _describe(lead: Lead) -> tuple[str, str]:
 
 
 register_search(
-    LeadSearchEntry(
+    NewestMatchesEntry(
         model=Lead,
         label=_("Leads"),
         fields=LEAD_SEARCH_FIELDS,
         icon="bi-funnel",
         describe=_describe,
+        select_related=("stage", "contact"),
     )
 )

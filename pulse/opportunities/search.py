@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from pulse.core.registry import SearchEntry, register_search
+from pulse.contacts.search import COMPANY_SEARCH, CONTACT_SEARCH, NewestMatchesEntry
+from pulse.core.registry import register_search
 
 from .models import Opportunity
-from .selectors import OPPORTUNITY_SEARCH_FIELDS
-
-
-@dataclass(frozen=True)
-class OpportunitySearchEntry(SearchEntry):
-    """Every word must match one of the fields ("renewal acme" finds Acme's renewal)."""
-
-    def search(self, user, query: str, limit: int = 5) -> list:
-        words = (query or "").split()[:5]
-        if not words:
-            return []
-        qs = Opportunity.objects.restrict(user, "view").select_related("stage", "company")
-        for word in words:
-            condition = Q()
-            for name in self.fields:
-                condition |= Q(**{f"{name}__icontains": word})
-            qs = qs.filter(condition)
-        return list(qs.order_by("-created_at", "-pk")[:limit])
 
 
 def _describe(opportunity: Opportunity) -> tuple[str, str]:
@@ -40,11 +20,14 @@ def _describe(opportunity: Opportunity) -> tuple[str, str]:
 
 
 register_search(
-    OpportunitySearchEntry(
+    NewestMatchesEntry(
         model=Opportunity,
         label=_("Opportunities"),
-        fields=OPPORTUNITY_SEARCH_FIELDS,
+        # The deal's own name; its company and contact by the ids a word names.
+        fields=("name",),
+        related=(("company", COMPANY_SEARCH), ("contact", CONTACT_SEARCH)),
         icon="bi-briefcase",
         describe=_describe,
+        select_related=("stage", "company"),
     )
 )

@@ -273,3 +273,56 @@ def test_a_search_filtered_further_is_counted_afresh(org, owner, people):
 
         assert CappedCountPaginator(searched.order_by("pk"), 10).count == 3
         assert CappedCountPaginator(narrowed, 10).count == 1
+
+
+# --- the global search's other record types and its ranking ------------------------------
+
+
+def test_a_typo_lists_the_closest_spelling_first_on_postgresql(org, owner):
+    with tenant_context(org, actor=owner):
+        # "Hernandes" sorts first by name and is a near match too; "Hernandez" is nearer.
+        make_contact(org, owner, first_name="Aaron", last_name="Hernandes")
+        make_contact(org, owner, first_name="Ana", last_name="Hernandez")
+
+    rows = _names(_search(org, owner, "hernasdez"))
+
+    if connection.vendor == "postgresql":
+        assert rows == ["Ana Hernandez", "Aaron Hernandes"]
+    else:
+        assert rows == []
+
+
+def test_global_search_finds_deals_by_company_and_contact_and_leads_and_activities_newest_first(
+    org, owner, rep
+):
+    from tests.activities.factories import make_activity
+    from tests.leads.factories import make_lead
+    from tests.opportunities.factories import make_opportunity
+
+    with tenant_context(org, actor=owner):
+        initech = make_company(org, owner, name="Initech")
+        peter = make_contact(org, owner, first_name="Peter", last_name="Gibbons")
+        make_opportunity(org, owner, name="Printer fleet", company=initech)
+        make_opportunity(org, owner, name="Stapler order", contact=peter)
+        make_lead(org, owner, title="Initech inquiry", company_name="Initech")
+        make_lead(org, owner, title="Newer Initech inquiry", company_name="Initech")
+        make_activity(org, owner, subject="Call Initech about the printers")
+        make_opportunity(org, owner, name="Unrelated deal")
+
+    response = web_client(owner, org).get(reverse("core:search"), {"q": "initech"})
+    groups = {
+        str(entry.label): [str(row) for row, *_ in rows]
+        for entry, rows in response.context["groups"]
+    }
+    by_contact = web_client(owner, org).get(reverse("core:search"), {"q": "gibbons"})
+    deals_of_peter = [
+        str(row)
+        for entry, rows in by_contact.context["groups"]
+        if str(entry.label) == "Opportunities"
+        for row, *_ in rows
+    ]
+
+    assert groups["Opportunities"] == ["Printer fleet"]
+    assert groups["Leads"] == ["Newer Initech inquiry", "Initech inquiry"]
+    assert groups["Activities"] == ["Call Initech about the printers"]
+    assert deals_of_peter == ["Stapler order"]

@@ -1,0 +1,35 @@
+"""Trigram indexes for searching deals by name (PostgreSQL only).
+
+The global search box and the list's search match these fields with ``icontains``
+(``UPPER(field::text) LIKE UPPER('%word%')``). A GIN ``gin_trgm_ops`` index on exactly
+that expression turns a rare word into an index scan instead of a walk of the
+newest-first index through every row (seconds at a few million rows); see
+``pulse.contacts.search.NewestMatchesEntry`` and bench/notes/search.md. SQLite gets
+nothing: it scans, which is fast enough at its sizes.
+"""
+
+from django.db import migrations
+
+FORWARD = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS opp_name_trgm ON opportunities_opportunity USING gin (UPPER(name::text) gin_trgm_ops)",
+]
+BACKWARD = [
+    "DROP INDEX IF EXISTS opp_name_trgm",
+]
+
+
+def _run(statements):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for sql in statements:
+            schema_editor.execute(sql)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("opportunities", "0003_g_board_closed_index")]
+
+    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
