@@ -1,9 +1,11 @@
 """Headless chromium (Debian's package) driven by Playwright against the live server."""
 
+import contextlib
 import os
 import shutil
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +47,11 @@ def page(browser, live_server, settings):
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
+    # Let requests still in flight (lazily loaded widgets, htmx polls) finish before the
+    # test database is flushed: on SQLite's shared in-memory database a server thread
+    # still reading a table makes the flush fail with "database table is locked".
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_load_state("networkidle", timeout=10_000)
     if os.environ.get("PULSE_SCREENSHOTS"):
         name = os.environ.get("PYTEST_CURRENT_TEST", "page").split(" ")[0]
         os.makedirs("test-artifacts", exist_ok=True)
