@@ -38,7 +38,7 @@ class SalesUser(HttpUser):
         page = self.client.get("/login/", name="login page")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         email = self.rng.choice(SAMPLES.get("members") or [SAMPLES.get("owner_email")])
-        self.client.post(
+        with self.client.post(
             "/login/",
             data={
                 "csrfmiddlewaretoken": token.group(1) if token else "",
@@ -47,8 +47,23 @@ class SalesUser(HttpUser):
             },
             headers={"Referer": f"{self.host}/login/"},
             name="login",
-        )
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            # Signed in means redirected away from the form with a session cookie; the
+            # form shown again (200) means it was refused.
+            if response.status_code != 302 or "sessionid" not in self.client.cookies:
+                response.failure(f"not signed in ({response.status_code})")
         self.csrf = self.client.cookies.get("csrftoken", "")
+
+    def _get(self, path: str, name: str, **kwargs):
+        """A page or API read: anything but 200 counts as an error, a redirect too (a
+        signed-out user is sent to the login page, which must not pass for the page)."""
+        with self.client.get(
+            path, name=name, allow_redirects=False, catch_response=True, **kwargs
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}")
 
     def _pick(self, key: str):
         values = SAMPLES.get(key) or []
@@ -61,39 +76,39 @@ class SalesUser(HttpUser):
     def browse_contacts(self):
         page = self.rng.randint(1, 40)
         ordering = self.rng.choice(["", "-created_at", "last_name", "email"])
-        self.client.get(f"/contacts/?page={page}&ordering={ordering}", name="contact list")
+        self._get(f"/contacts/?page={page}&ordering={ordering}", "contact list")
 
     @task(4)
     def search_contacts(self):
         term = self._pick("names") or "a"
-        self.client.get("/contacts/", params={"search": term}, name="contact search")
+        self._get("/contacts/", "contact search", params={"search": term})
 
     @task(2)
     def global_search(self):
         term = self._pick("company_words") or "a"
-        self.client.get("/search/", params={"q": term}, name="global search")
+        self._get("/search/", "global search", params={"q": term})
 
     @task(5)
     def open_contact(self):
         pk = self._pick("contact_ids")
         if pk:
-            self.client.get(f"/contacts/{pk}/", name="contact detail")
-            self.client.get(f"/timeline/contact/{pk}/", name="contact timeline")
+            self._get(f"/contacts/{pk}/", "contact detail")
+            self._get(f"/timeline/contact/{pk}/", "contact timeline")
 
     @task(3)
     def open_deal(self):
         pk = self._pick("opportunity_ids")
         if pk:
-            self.client.get(f"/opportunities/{pk}/", name="opportunity detail")
+            self._get(f"/opportunities/{pk}/", "opportunity detail")
 
     @task(2)
     def browse_leads(self):
-        self.client.get(f"/leads/?page={self.rng.randint(1, 20)}", name="lead list")
+        self._get(f"/leads/?page={self.rng.randint(1, 20)}", "lead list")
 
     @task(2)
     def board(self):
         pipeline = SAMPLES.get("pipeline_id", "")
-        self.client.get(f"/opportunities/board/?pipeline={pipeline}", name="deals board")
+        self._get(f"/opportunities/board/?pipeline={pipeline}", "deals board")
 
     @task(2)
     def move_deal(self):
@@ -126,9 +141,9 @@ class SalesUser(HttpUser):
 
     @task(2)
     def activities(self):
-        self.client.get("/activities/", name="activity list")
+        self._get("/activities/", "activity list")
 
     @task(3)
     def dashboard(self):
-        self.client.get("/", name="dashboard")
-        self.client.get("/api/crm/dashboard/?period=this_quarter", name="dashboard metrics (API)")
+        self._get("/", "dashboard")
+        self._get("/api/crm/dashboard/?period=this_quarter", "dashboard metrics (API)")

@@ -158,6 +158,20 @@ def test_global_search_lists_contacts_and_companies_best_first(org, owner, peopl
     assert groups == {"Contacts": ["Grace Hopper"], "Companies": ["Northwind Traders"]}
 
 
+def test_the_benchmark_reads_contact_names_off_the_global_search_answer(org, owner, people):
+    """bench/run.py's typo row judges the rendered answer: its parser must read the
+    contact rows of this very template (a template change would otherwise make every
+    answer look wrong, or right)."""
+    from bench.run import _names_contact
+
+    body = web_client(owner, org).get(reverse("core:search"), {"q": "hopper"}).content
+    assert _names_contact(body, "Grace Hopper")
+    assert not _names_contact(body, "Ada Lovelace")
+    # A company of that name is not a contact of that name.
+    company = web_client(owner, org).get(reverse("core:search"), {"q": "northwind"}).content
+    assert not _names_contact(company, "Northwind Traders")
+
+
 # --- capped counts ----------------------------------------------------------------------------
 
 
