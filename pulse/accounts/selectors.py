@@ -61,6 +61,29 @@ def organization_members(org: Organization) -> QuerySet[User]:
     ).order_by("full_name")
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member as pickers and owner cells show one: id, name, email (no model row)."""
+
+    pk: int
+    full_name: str
+    email: str
+
+    def __str__(self) -> str:  # as ``User.__str__``
+        return self.full_name or self.email
+
+
+def organization_member_list(org: Organization) -> list[Member]:
+    """``organization_members`` as plain values, by name: 3 ms for 858 members where
+    whole ``User`` rows took 18 ms (bench/notes/scale.md)."""
+    return [
+        Member(pk, full_name, email)
+        for pk, full_name, email in organization_members(org).values_list(
+            "pk", "full_name", "email"
+        )
+    ]
+
+
 def live_membership(user: User, org: Organization) -> Membership | None:
     """``user``'s live membership in ``org`` (uncached, unlike ``permissions.membership_for``)."""
     if user is None or not user.is_authenticated or org is None:

@@ -7,10 +7,15 @@ from django import forms
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from pulse.contacts.filtersets import _date_range, _members, _style_filter_form, _without_blanks
+from pulse.contacts.filtersets import (
+    _date_range,
+    _style_filter_form,
+    _without_blanks,
+    members_list,
+)
 from pulse.contacts.models import Company, Contact
 from pulse.contacts.selectors import apply_search
-from pulse.contacts.widgets import RemoteSelect
+from pulse.contacts.widgets import ManyOptionsSelectMultiple, RemoteSelect
 from pulse.leads.models import Lead
 from pulse.opportunities.models import Opportunity
 
@@ -63,7 +68,7 @@ def _restricted(model):
 def _activity_owner_choices(request):
     def choices():
         return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-            (str(m.pk), str(m)) for m in _members(request)
+            (str(m.pk), str(m)) for m in members_list(request)
         ]
 
     return choices
@@ -102,7 +107,7 @@ class ActivityFilterSet(django_filters.FilterSet):
         method="filter_assigned_to",
         distinct=False,
         label=_("Owner"),
-        widget=forms.SelectMultiple(attrs=_MULTI),
+        widget=ManyOptionsSelectMultiple(attrs=_MULTI),
     )
     occurred = _date_range("occurred_at", _("Date"))
     due = _date_range("due_date", _("Due"))

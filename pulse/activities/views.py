@@ -38,6 +38,7 @@ from pulse.contacts.views import (
     _safe_next,
     _saved_views,
 )
+from pulse.contacts.widgets import options_html
 from pulse.core.errors import ApplicationError, PermissionDeniedError
 from pulse.core.tenancy import tenant_context
 from pulse.core.views import (
@@ -154,6 +155,7 @@ class ActivityListView(RecordListView):
             context.update(
                 bulk_form=ActivityBulkActionForm(request=request),
                 bulk_members=members,
+                bulk_member_options=options_html((m.pk, str(m)) for m in members),
                 bulk_tags=[],
             )
         context.update(_list_features_context(self, context, members))

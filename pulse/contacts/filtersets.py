@@ -21,7 +21,7 @@ from pulse.extras.filters import TagFilter
 
 from .models import Company, Contact, LeadSource, LifecycleStage, SizeBand
 from .selectors import COMPANY_SEARCH_FIELDS, CONTACT_SEARCH_FIELDS, apply_search
-from .widgets import RemoteSelect
+from .widgets import ManyOptionsSelectMultiple, RemoteSelect
 
 # ?ordering= names → order_by() terms (the model field names people see in the API).
 CONTACT_ORDERINGS: dict[str, tuple] = {
@@ -90,15 +90,15 @@ def _members(request):
 
 
 def members_list(request) -> list:
-    """The organization's members as a list, read once per request (the filter bar's owner
-    choices, the bulk bar and user cells all show them)."""
-    from pulse.accounts.selectors import organization_members
+    """The organization's members (``Member``: pk, name, email), read once per request:
+    the filter bar's owner choices, the bulk bar and user cells all show them."""
+    from pulse.accounts.selectors import organization_member_list
     from pulse.core.tenancy import memoized
 
     org = getattr(request, "organization", None)
     if org is None:
         return []
-    return memoized(("accounts.members", org.pk), lambda: list(organization_members(org)))
+    return memoized(("accounts.members", org.pk), lambda: organization_member_list(org))
 
 
 def _companies(request):
@@ -199,7 +199,7 @@ class _RecordFilterSet(CustomFieldFilterSetMixin, django_filters.FilterSet):
         queryset=_members,
         distinct=False,
         label=_("Owner"),
-        widget=forms.SelectMultiple(attrs={"class": "form-select", "data-tom-select": ""}),
+        widget=ManyOptionsSelectMultiple(attrs={"class": "form-select", "data-tom-select": ""}),
     )
     country = django_filters.ChoiceFilter(
         choices=COUNTRY_CHOICES,

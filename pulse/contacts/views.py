@@ -49,6 +49,7 @@ from .forms import (
     QuickContactForm,
 )
 from .models import Company, Contact, ContactRelationship
+from .widgets import options_html
 
 # --- shared pieces ------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ class ListPageMixin:
             context.update(
                 bulk_form=BulkActionForm(request=self.request, with_stage=self.has_stage),
                 bulk_members=members,
+                bulk_member_options=options_html((m.pk, str(m)) for m in members),
                 bulk_tags=tags,
             )
         context.update(_list_features_context(self, context, members))

@@ -4,7 +4,46 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+
+def options_html(choices, selected=()) -> SafeString:
+    """``<option>`` tags for ``(value, label)`` pairs, written in Python: hundreds of
+    options (the members of a large organization) cost a millisecond, where a template
+    loop or Django's per-option widget include cost tens."""
+    chosen = {str(value) for value in selected}
+    return mark_safe(  # noqa: S308 (every value and label is escaped)
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if str(value) in chosen else ""}>'
+            f"{escape(label)}</option>"
+            for value, label in choices
+        )
+    )
+
+
+class ManyOptionsSelectMultiple(forms.SelectMultiple):
+    """A multiple ``<select>`` rendered in Python: the same markup as Django's templates,
+    without one template include per option. For choices that run into the hundreds
+    (owners: 858 members took ~20 ms per list page through the widget templates)."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts = [f'<select name="{escape(widget["name"])}"{flatatt(widget["attrs"])}>']
+        for group, options, _index in widget["optgroups"]:
+            if group:
+                parts.append(f'<optgroup label="{escape(group)}">')
+            parts.extend(
+                f'<option value="{escape(option["value"])}"{flatatt(option["attrs"])}>'
+                f"{escape(option['label'])}</option>"
+                for option in options
+            )
+            if group:
+                parts.append("</optgroup>")
+        parts.append("</select>")
+        return mark_safe("".join(parts))  # noqa: S308 (escaped above)
 
 
 class RemoteSelect(forms.Select):

@@ -9,6 +9,7 @@ from django.db.models import Q  # noqa: E402
 from django.utils.translation import gettext_lazy as _  # noqa: E402
 
 from pulse.contacts.filtersets import _RecordFilterSet  # noqa: E402
+from pulse.contacts.widgets import ManyOptionsSelectMultiple  # noqa: E402
 
 from .models import Lead, LeadSource  # noqa: E402
 from .selectors import LEAD_SEARCH_FIELDS  # noqa: E402
@@ -68,7 +69,7 @@ class LeadFilterSet(_RecordFilterSet):
         method="filter_assigned_to",
         distinct=False,
         label=_("Owner"),
-        widget=forms.SelectMultiple(attrs={"class": "form-select", "data-tom-select": ""}),
+        widget=ManyOptionsSelectMultiple(attrs={"class": "form-select", "data-tom-select": ""}),
     )
     band = django_filters.MultipleChoiceFilter(
         choices=BANDS,

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from pulse.contacts.filtersets import _members, _RecordFilterSet
+from pulse.contacts.filtersets import _members, _RecordFilterSet, members_list
+from pulse.contacts.widgets import ManyOptionsSelectMultiple
 from pulse.leads.models import LeadSource
 
 from .models import (
@@ -75,7 +76,7 @@ def _stage_choices(request):
 def _owner_choices(request):
     def choices():
         return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-            (str(m.pk), str(m)) for m in _members(request)
+            (str(m.pk), str(m)) for m in members_list(request)
         ]
 
     return choices
@@ -141,7 +142,7 @@ class OpportunityFilterSet(_RecordFilterSet):
         method="filter_assigned_to",
         distinct=False,
         label=_("Owner"),
-        widget=forms.SelectMultiple(attrs=_MULTI),
+        widget=ManyOptionsSelectMultiple(attrs=_MULTI),
     )
     team = TeamFilter(
         queryset=_teams,
