@@ -70,6 +70,7 @@ MAX_GROUPS = 500  # groups shown (and exported) per run; more → a notice
 PAGE_SIZE = 50  # rows of an ungrouped report per page
 MAX_EXPORT_ROWS = 100_000  # rows of an ungrouped export; more → a notice in the file
 STATEMENT_TIMEOUT_MS = 5_000  # PostgreSQL, inside a web request
+WORK_MEM_MB = 64  # PostgreSQL, per sort or hash of one report query (a bounded run)
 
 DATE_PERIODS = {
     "day": _("Day"),
@@ -1370,12 +1371,21 @@ def _run_bounded(work):
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+                # SET LOCAL of both in one statement. work_mem: room to group in memory;
+                # at the default 4 MB, grouping 300,000 deals by owner × month sorted on
+                # disk (bench/notes/reports.md).
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true),"
+                    " set_config('work_mem', %s, true)",
+                    [str(int(STATEMENT_TIMEOUT_MS)), f"{int(WORK_MEM_MB)}MB"],
+                )
             result = work()
             if nested:
-                # SET LOCAL lasts until the outer transaction ends: give it back.
+                # SET LOCAL lasts until the outer transaction ends: give both back.
                 with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+                    cursor.execute(
+                        "SET LOCAL statement_timeout TO DEFAULT; SET LOCAL work_mem TO DEFAULT"
+                    )
             return result
     except OperationalError as exc:
         if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
@@ -1521,8 +1531,12 @@ def _run_grouped(definition, fields, result, user, org, max_groups):
             )
             % {"max": max_groups}
         )
+    if hit_limit:
+        # The groups read are not all of them: the totals need their own query.
         result.totals = _totals_query(definition, fields, user, org, rates, currency_lookup)
     else:
+        # Every group was read (only the display stops at ``max_groups``): add them up
+        # instead of aggregating every row a second time.
         total = _Accumulator(definition.aggregates, fields)
         for accumulator in merged.values():
             total.merge(accumulator)

@@ -406,6 +406,27 @@ def test_max_groups_notice_and_totals(org, owner, deals):
     assert result.notices[0].startswith("Only the first 2 groups are shown")
 
 
+def test_totals_of_a_cut_report_are_those_of_every_group(org, owner, deals):
+    """Past ``max_groups`` only the display stops: the totals still add up every deal,
+    whether the groups were all read (money, split by currency) or not."""
+    definition = ReportDefinition(
+        record_type="opportunities",
+        group_by=[{"field": "stage"}],
+        aggregates=[
+            {"fn": "count"},
+            {"fn": "sum", "field": "value"},
+            {"fn": "avg", "field": "value"},
+        ],
+    )
+    with tenant_context(org, actor=owner):
+        whole = run_report(definition, user=owner, org=org)
+        cut = run_report(definition, user=owner, org=org, max_groups=1)
+    assert len(whole.groups) > 1 and len(cut.groups) == 1
+    assert cut.totals == whole.totals
+    assert cut.totals["count"] == 5
+    assert cut.notices[0].startswith("Only the first 1 groups are shown")
+
+
 def test_filters_of_every_kind(org, owner, rep, deals):
     with tenant_context(org, actor=owner):
         tag = make_tag(org, owner, name="Hot")

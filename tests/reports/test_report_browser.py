@@ -102,6 +102,11 @@ def test_build_a_grouped_report_and_put_it_on_the_dashboard(page, live_server): 
     page.click("[data-testid=add-filter]")
     row = page.locator("[data-testid=filter-row]").last
     row.locator("[data-testid=filter-field]").select_option("value")
+    # The server redraws the row for the chosen field; choose the operator once it is
+    # back (a choice made before would be replaced by the redrawn row).
+    page.locator("[data-testid=filter-row]").last.locator(
+        "[data-testid=filter-field] option[value=value][selected]"
+    ).wait_for(state="attached")
     row = page.locator("[data-testid=filter-row]").last
     row.locator("[data-testid=filter-op]").select_option("gte")
     # The row is redrawn by the server for the operator; type once it is back.
