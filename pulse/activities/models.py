@@ -234,6 +234,16 @@ class Activity(TenantModel):
                 ),
                 name="act_org_sched_pending",
             ),
+            # A member's own overdue work without a due date (the dashboard's "me" scope):
+            # the calendar's index above holds every status, so counting a busy seller's
+            # 3,750 overdue meetings read 140,000 rows from the table (295 ms).
+            models.Index(
+                fields=["organization", "assigned_to", "scheduled_at"],
+                condition=models.Q(
+                    deleted_at__isnull=True, status="pending", due_date__isnull=True
+                ),
+                name="act_org_user_sched_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -54,9 +54,10 @@ def overdue_condition(now: datetime.datetime | None = None) -> Q:
 
 def overdue_total(qs, now: datetime.datetime | None = None) -> int:
     """How many of ``qs`` match ``overdue_condition(now)``, counting its two halves apart:
-    each is an index-only scan of its partial index (``act_org_due_pending``,
-    ``act_org_sched_pending``), where the OR made a bitmap heap scan over every pending
-    activity (2 s at 5,000,000 activities, organization-wide)."""
+    each is an index-only scan of its partial index (``act_org_due_pending`` and
+    ``act_org_sched_pending``; for given owners ``act_org_user_due`` and
+    ``act_org_user_sched_pending``), where the OR made a bitmap heap scan over every
+    pending activity (2 s at 5,000,000 activities, organization-wide)."""
     now = now or timezone.now()
     pending = qs.filter(status=ActivityStatus.PENDING).order_by()
     return (
