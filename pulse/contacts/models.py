@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from pulse.core.countries import COUNTRY_CHOICES
+from pulse.core.countries import COUNTRY_CHOICES, country_name
 from pulse.core.models import TenantManager, TenantModel
 from pulse.extras.models import CustomFieldsModel
 
@@ -236,13 +236,13 @@ class AddressFields(models.Model):
         abstract = True
 
     @property
+    def country_name(self) -> str:
+        return country_name(self.country)
+
+    @property
     def address_lines(self) -> list[str]:
         locality = " ".join(p for p in (self.postal_code, self.city) if p)
-        return [
-            line
-            for line in (self.street, locality, self.region, self.get_country_display())
-            if line
-        ]
+        return [line for line in (self.street, locality, self.region, self.country_name) if line]
 
 
 def _check_assignee(record) -> None:

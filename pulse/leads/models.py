@@ -20,7 +20,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from pulse.contacts.models import validate_phone
-from pulse.core.countries import COUNTRY_CHOICES
+from pulse.core.countries import COUNTRY_CHOICES, country_name
 from pulse.core.models import TenantModel, TenantScopedModel
 from pulse.extras.models import CustomFieldsModel
 
@@ -251,6 +251,10 @@ class Lead(CustomFieldsModel, TenantModel):
                 name="lead_org_stage_totals",
             ),
         ]
+
+    @property
+    def country_name(self) -> str:
+        return country_name(self.country)
 
     def __str__(self) -> str:
         return self.title
