@@ -478,12 +478,14 @@ def _sample_opportunities(rng: random.Random, samples: int) -> dict:
 def _sample_activities(org, samples: int) -> dict:
     """Activity counts and what the activity scenarios ask for (inside the big
     organization): the busiest contacts and companies (by activities), and the calendar
-    weeks around the generated clock's today (the latest activity written down)."""
+    weeks around the generated clock's today (the latest activity it wrote down)."""
     from django.db import connection
     from django.db.models import Max
 
     from pulse.accounts.models import User
     from pulse.activities.models import Activity
+
+    from .generate import CLOCK
 
     acts = Activity.objects.filter(deleted_at__isnull=True)
     n_acts = acts.count()
@@ -512,7 +514,9 @@ def _sample_activities(org, samples: int) -> dict:
         )
         busiest_all = cursor.fetchall()
     sellers = [busiest_all[len(busiest_all) // 2][0]] if busiest_all else []
-    latest = acts.filter(created_at__lte=datetime.now(UTC)).aggregate(m=Max("created_at"))["m"]
+    # The generator's own clock bounds it: the load test's calls, written today, would move
+    # the weeks past every generated meeting (an empty calendar measured as "heaviest").
+    latest = acts.filter(created_at__lte=CLOCK).aggregate(m=Max("created_at"))["m"] or CLOCK
     monday = (latest - timedelta(days=latest.weekday())).date()
     weeks = [monday - timedelta(weeks=w) for w in range(4)]
     owner = User.objects.get(email=OWNER_EMAIL)
