@@ -45,6 +45,7 @@ TARGETS = {
         "search": 50,
         "detail": 30,
         "import": 60_000,
+        "reminders": 30_000,
         "lead_list": 50,
         "pipeline": 100,
         "opp_board": 100,
@@ -61,6 +62,7 @@ TARGETS = {
         "search": 150,
         "detail": 150,
         "import": None,
+        "reminders": None,
         "lead_list": 150,
         "pipeline": 300,
         "opp_board": 300,
@@ -969,6 +971,30 @@ def run_import_benchmark(rows: int, vendor: str) -> Result | None:
     )
 
 
+def run_reminder_benchmark(count: int, vendor: str) -> Result:
+    """Issue 6: the reminder task sends 10,000 due reminders in under 30 s
+    (``bench/reminders.py``: a scratch organization, one run of the task, every reminder
+    sent exactly once or the row fails)."""
+    from . import reminders
+
+    outcome = reminders.run(count)
+    target = TARGETS[vendor]["reminders"]
+    seconds = float(outcome["seconds"])
+    return Result(
+        operation="reminder task: due reminders sent (email + in-app)",
+        data_size=f"{outcome['reminders']:,} reminders",
+        requests=1,
+        p50_ms=round(seconds * 1000, 1),
+        p95_ms=round(seconds * 1000, 1),
+        client_p95_ms=round(seconds * 1000, 1),
+        queries=None,
+        target_ms=target,
+        passed=None if target is None else bool(outcome["pass"]),
+        errors=0 if outcome["pass"] else 1,
+        extra={k: v for k, v in outcome.items() if isinstance(v, int | float | str)},
+    )
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -1003,13 +1029,13 @@ GENERATE_TARGET_S = 20 * 60
 LOAD_P95_TARGET_MS = 300
 
 
-def _newest(kind: str, vendor: str) -> dict | None:
+def _newest(kind: str, vendor: str, wanted=lambda run: True) -> dict | None:
     for path in sorted(RESULTS_DIR.glob(f"{kind}-*.json"), reverse=True):
         try:
             run = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if run.get("vendor") == vendor:
+        if run.get("vendor") == vendor and wanted(run):
             return run
     return None
 
@@ -1031,7 +1057,11 @@ def recorded_runs(vendor: str) -> list[dict]:
                 "passed": made["seconds"] < GENERATE_TARGET_S if made["size"] == "large" else None,
             }
         )
-    load = _newest("load", vendor)
+    # The run issue 8 names (100 users, 5 minutes) when there is one: a quick look with
+    # fewer users or minutes does not stand in for it.
+    load = _newest(
+        "load", vendor, lambda run: run.get("users", 0) >= 100 and run.get("minutes", 0) >= 5
+    ) or _newest("load", vendor)
     if load is None:
         rows.append({"operation": "load test", "figure": "no saved run (make loadtest)"})
     else:
@@ -1080,6 +1110,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--reminders", type=int, default=10_000, help="due reminders to send")
+    parser.add_argument("--skip-reminders", action="store_true")
     args = parser.parse_args(argv)
 
     setup_django()
@@ -1138,10 +1170,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if floor:
             r.floor_ratio = round(r.p95_ms / floor, 1)
-    if not args.skip_import and vendor == "postgresql":
+    if not args.skip_import and vendor == "postgresql" and (not args.only or "import" in args.only):
         imported = run_import_benchmark(args.import_rows, vendor)
         if imported is not None:
             results.append(imported)
+    if not args.skip_reminders and (not args.only or "reminder" in args.only):
+        results.append(run_reminder_benchmark(args.reminders, vendor))
     print_table(results, vendor)
     recorded = recorded_runs(vendor)
     print_recorded(recorded)

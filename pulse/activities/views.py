@@ -154,7 +154,6 @@ class ActivityListView(RecordListView):
         if context["can_edit"] or context["can_delete"]:
             context.update(
                 bulk_form=ActivityBulkActionForm(request=request),
-                bulk_members=members,
                 bulk_member_options=options_html((m.pk, str(m)) for m in members),
                 bulk_tags=[],
             )

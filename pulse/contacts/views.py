@@ -112,7 +112,6 @@ class ListPageMixin:
         if context["can_edit"] or context["can_delete"]:
             context.update(
                 bulk_form=BulkActionForm(request=self.request, with_stage=self.has_stage),
-                bulk_members=members,
                 bulk_member_options=options_html((m.pk, str(m)) for m in members),
                 bulk_tags=tags,
             )
