@@ -969,20 +969,27 @@ def forecast_vs_quota(ctx: DashboardContext, options: dict) -> WidgetData:
         rows=[
             {
                 "label": gettext("Won"),
-                "value": str(f.closed_won),
+                "value": _money(f.closed_won, base),
                 "detail": _count(f.won_count),
                 "url": _deal_link(
                     ctx, "won", closed_from=fp.start.isoformat(), closed_to=fp.end.isoformat()
                 ),
             },
-            {"label": gettext("Commit"), "value": str(f.commit), "detail": _count(f.commit_count)},
+            {
+                "label": gettext("Commit"),
+                "value": _money(f.commit, base),
+                "detail": _count(f.commit_count),
+            },
             {
                 "label": gettext("Best case"),
-                "value": str(f.best_case),
+                "value": _money(f.best_case, base),
                 "detail": _count(f.best_case_count),
             },
-            {"label": gettext("Won + commit + best case"), "value": str(expected)},
-            {"label": gettext("Quota"), "value": None if f.quota is None else str(f.quota)},
+            {"label": gettext("Won + commit + best case"), "value": _money(expected, base)},
+            {
+                "label": gettext("Quota"),
+                "value": None if f.quota is None else _money(f.quota, base),
+            },
         ],
         link=link,
     )
@@ -1258,7 +1265,7 @@ def leaderboard(ctx: DashboardContext, options: dict) -> WidgetData:
         rows=[
             {
                 "label": names.get(k) or str(k),
-                "value": str(v["revenue"]),
+                "value": _money(v["revenue"], base),
                 "detail": gettext("%(won)s won · %(activities)s activities")
                 % {"won": _count(v["won"]), "activities": _count(v["activities"])},
                 "won": v["won"],

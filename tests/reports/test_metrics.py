@@ -299,8 +299,8 @@ def test_leaderboard(world):
     w = world
     board = data(w, w.owner, "leaderboard")
     assert [(r["label"], r["value"], r["won"], r["activities"]) for r in board.rows] == [
-        ("Sam Seller", "3000.00", 1, 0),
-        ("Rita Rep", "2000.00", 2, 1),
+        ("Sam Seller", "EUR 3,000", 1, 0),
+        ("Rita Rep", "EUR 2,000", 2, 1),
     ]
     assert board.value == "Sam Seller"
 
@@ -340,7 +340,7 @@ def test_forecast_vs_quota(world):
     )
     result = data(w, w.rita, "forecast_vs_quota", scope="me", period="this_quarter")
     assert result.number == str(won.quantize(Decimal("0.01")))
-    assert result.rows[-1] == {"label": "Quota", "value": "4000.00"}
+    assert result.rows[-1] == {"label": "Quota", "value": "EUR 4,000"}
     assert f"{int(won * 100 / 4000)}.0 %" in result.secondary
 
 
