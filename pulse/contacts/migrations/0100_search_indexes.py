@@ -12,6 +12,8 @@ an operator-class index on an expression portable to SQLite.
 
 from django.db import migrations
 
+from pulse.core.migration_ops import postgresql_only
+
 CONTACT_DOCUMENT = (
     "(' ' || first_name || ' ' || last_name || ' ' || email || ' ' || phone || ' ' || mobile)"
 )
@@ -30,17 +32,7 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for sql in statements:
-            schema_editor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("contacts", "0002_dedupe_keys")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]

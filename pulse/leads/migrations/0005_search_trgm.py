@@ -10,6 +10,8 @@ nothing: it scans, which is fast enough at its sizes.
 
 from django.db import migrations
 
+from pulse.core.migration_ops import postgresql_only
+
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS lead_title_trgm ON leads_lead USING gin (UPPER(title::text) gin_trgm_ops)",
@@ -27,17 +29,7 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for sql in statements:
-            schema_editor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("leads", "0004_lead_converted_opportunity")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]
