@@ -11,7 +11,7 @@ from pulse.contacts.filtersets import (
     _date_range,
     _style_filter_form,
     _without_blanks,
-    members_list,
+    owner_choices,
 )
 from pulse.contacts.models import Company, Contact
 from pulse.contacts.selectors import apply_search
@@ -63,15 +63,6 @@ def _restricted(model):
         return model.objects.restrict(user, "view")
 
     return queryset
-
-
-def _activity_owner_choices(request):
-    def choices():
-        return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-            (str(m.pk), str(m)) for m in members_list(request)
-        ]
-
-    return choices
 
 
 class ActivityFilterSet(django_filters.FilterSet):
@@ -163,7 +154,7 @@ class ActivityFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, request=None, **kwargs):
         super().__init__(_without_blanks(data), *args, request=request, **kwargs)
-        self.filters["assigned_to"].extra["choices"] = _activity_owner_choices(request)
+        self.filters["assigned_to"].extra["choices"] = owner_choices(request)
 
     @property
     def form(self):

@@ -101,6 +101,18 @@ def members_list(request) -> list:
     return memoized(("accounts.members", org.pk), lambda: organization_member_list(org))
 
 
+def owner_choices(request):
+    """The owner filter's choices of leads, deals and activities: "me", "unassigned", then
+    every member (read once per request), made when the filter form is built."""
+
+    def choices():
+        return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
+            (str(m.pk), str(m)) for m in members_list(request)
+        ]
+
+    return choices
+
+
 def _companies(request):
     user = getattr(request, "user", None)
     if user is None or getattr(request, "organization", None) is None:

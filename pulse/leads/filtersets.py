@@ -8,7 +8,7 @@ from django import forms  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.utils.translation import gettext_lazy as _  # noqa: E402
 
-from pulse.contacts.filtersets import _RecordFilterSet  # noqa: E402
+from pulse.contacts.filtersets import _RecordFilterSet, owner_choices  # noqa: E402
 from pulse.contacts.widgets import ManyOptionsSelectMultiple  # noqa: E402
 
 from .models import Lead, LeadSource  # noqa: E402
@@ -37,14 +37,6 @@ def _stage_choices(request):
     from .selectors import lead_stages
 
     return [(s.key, s.name) for s in lead_stages(org=org)]
-
-
-def _owner_choices(request):
-    from pulse.contacts.filtersets import members_list
-
-    return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-        (str(m.pk), str(m)) for m in members_list(request)
-    ]
 
 
 class LeadFilterSet(_RecordFilterSet):
@@ -121,7 +113,7 @@ class LeadFilterSet(_RecordFilterSet):
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
         self.filters["stage"].extra["choices"] = _stage_choices(request)
-        self.filters["assigned_to"].extra["choices"] = _owner_choices(request)
+        self.filters["assigned_to"].extra["choices"] = owner_choices(request)
 
     def filter_assigned_to(self, qs, name, values):
         if not values:

@@ -205,7 +205,7 @@ class LeadBoardView(RecordPermissionMixin, TemplateView):
                 lead.band = settings.band(lead.score or 0)
         query = request.GET.copy()
         # The owner filter's choices, without building a whole filter set (G: 3 queries).
-        from .filtersets import _owner_choices
+        from pulse.contacts.filtersets import owner_choices
 
         context.update(
             pipeline=pipeline,
@@ -213,7 +213,7 @@ class LeadBoardView(RecordPermissionMixin, TemplateView):
             querystring=query.urlencode(),
             list_url=reverse("leads:lead_list"),
             date_ranges=lead_selectors.DATE_RANGES,
-            owner_choices=_owner_choices(request),
+            owner_choices=owner_choices(request)(),
             can_edit=can(request.user, "edit", Lead),
             can_create=can(request.user, "create", Lead),
             move_url_template=reverse("leads:lead_move", args=[_ZERO]),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from pulse.contacts.filtersets import _members, _RecordFilterSet, members_list
+from pulse.contacts.filtersets import _members, _RecordFilterSet, owner_choices
 from pulse.contacts.widgets import ManyOptionsSelectMultiple
 from pulse.leads.models import LeadSource
 
@@ -69,15 +69,6 @@ def _stage_choices(request):
         if len(pipelines) == 1:
             return [(str(s.pk), s.name) for s in pipelines[0].stage_list]
         return [(p.name, [(str(s.pk), s.name) for s in p.stage_list]) for p in pipelines]
-
-    return choices
-
-
-def _owner_choices(request):
-    def choices():
-        return [("me", _("Me")), ("unassigned", _("Unassigned"))] + [
-            (str(m.pk), str(m)) for m in members_list(request)
-        ]
 
     return choices
 
@@ -234,7 +225,7 @@ class OpportunityFilterSet(_RecordFilterSet):
         super().__init__(*args, request=request, **kwargs)
         self.filters["pipeline"].extra["choices"] = _pipeline_choices(request)
         self.filters["stage"].extra["choices"] = _stage_choices(request)
-        self.filters["assigned_to"].extra["choices"] = _owner_choices(request)
+        self.filters["assigned_to"].extra["choices"] = owner_choices(request)
 
     def filter_assigned_to(self, qs, name, values):
         if not values:
